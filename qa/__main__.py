@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from qa.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""Hits -> an Answer: the answering sentence, numbered citations, or a plain "not found"."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from qa.errors import EmptyQuestion
+from qa.retrieve import Hit, Retriever
+from qa.text import has_words, script
+
+# Longer questions are cut (with a notice): no real question is this long, and the model
+# reads at most 512 tokens anyway.
+MAX_QUESTION_CHARS = 1000
+# Below this score the best passage does not answer the question. Calibrated on held-apart
+# XQuAD questions and unanswerable questions: see docs/retrieval.md.
+NOT_FOUND_BELOW = 0.80
+
+NOT_FOUND = {
+    "ar": "لم أجد إجابة لهذا السؤال في المقالات.",
+    "en": "Not found in the articles.",
+}
+
+
+@dataclass(frozen=True)
+class Citation:
+    rank: int
+    file: str
+    paragraph: int
+    start: int
+    end: int
+    score: float
+    text: str
+    title: str
+    sentence: tuple[int, int]  # the answering sentence, offsets relative to `text`
+
+    @property
+    def sentence_text(self) -> str:
+        return self.text[self.sentence[0] : self.sentence[1]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answered: bool
+    answer: str | None
+    citations: list[Citation]  # empty when not answered
+    nearest: list[Citation] = field(default_factory=list)  # closest passages when not answered
+    notices: list[str] = field(default_factory=list)
+    language: str = "en"  # the question's script, for replies in the reader's language
+
+    def to_json(self) -> dict:
+        """The stable `qa ask --json` contract."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "answer": self.answer,
+            "citations": [
+                {
+                    "rank": c.rank, "file": c.file, "paragraph": c.paragraph, "start": c.start,
+                    "end": c.end, "score": round(c.score, 4), "text": c.text,
+                }
+                for c in self.citations
+            ],
+        }
+
+    @property
+    def not_found_message(self) -> str:
+        return NOT_FOUND["ar" if self.language == "ar" else "en"]
+
+
+def clean_question(question: str) -> tuple[str, list[str]]:
+    """The question as it will be searched, plus notices for the user; EmptyQuestion if blank."""
+    question = " ".join(question.split())
+    if not has_words(question):
+        raise EmptyQuestion("the question is empty: type a question with at least one word")
+    notices = []
+    if len(question) > MAX_QUESTION_CHARS:
+        notices.append(
+            f"the question is {len(question):,} characters long; only its first "
+            f"{MAX_QUESTION_CHARS:,} were used"
+        )
+        question = question[:MAX_QUESTION_CHARS]
+    return question, notices
+
+
+def _citation(rank: int, hit: Hit) -> Citation:
+    p = hit.passage
+    return Citation(
+        rank=rank, file=p.article, paragraph=p.paragraph, start=p.start, end=p.end,
+        score=hit.score, text=p.text, title=p.title, sentence=hit.sentence,
+    )
+
+
+def answer_question(
+    retriever: Retriever,
+    question: str,
+    k: int = 3,
+    articles: Collection[str] | None = None,
+    threshold: float | None = None,
+    context: str | None = None,
+) -> Answer:
+    """Answer `question` from the index, citing the `k` best passages.
+
+    `context` is the previous question of a conversation: a short follow-up ("and when did
+    it end?") is searched in its light, so that "it" finds what it refers to.
+    """
+    question, notices = clean_question(question)
+    threshold = NOT_FOUND_BELOW if threshold is None else threshold
+    hits = retriever.search(question, k=k, articles=articles, context=context)
+    citations = [_citation(rank, hit) for rank, hit in enumerate(hits, start=1)]
+    language = script(question)
+    if not hits or hits[0].score < threshold:
+        return Answer(question, False, None, [], nearest=citations, notices=notices, language=language)
+    return Answer(question, True, citations[0].sentence_text, citations, notices=notices, language=language)

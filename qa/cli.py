@@ -1,0 +1,179 @@
+"""The `qa` command line: parse, call one library function, print. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qa.errors import QAError
+
+SEEDS = Path(os.environ.get("QA_SEEDS", "seeds"))
+INDEX = Path(os.environ.get("QA_INDEX", "embeddings"))
+
+
+class QACommand(click.Group):
+    """Turns a QAError into one line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the previous index is untouched", err=True)
+            ctx.exit(130)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(cls=QACommand)
+@click.option("--seeds", type=click.Path(path_type=Path), default=SEEDS, show_default=True,
+              help="Folder of articles (.txt, .md). Env: QA_SEEDS.")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=INDEX, show_default=True,
+              help="Folder of the FAISS index. Env: QA_INDEX.")
+@click.option("--model", default=None, help="sentence-transformers model id or folder. Env: QA_MODEL. "
+              "Default: the bundled multilingual-e5-small.")
+@click.pass_context
+def cli(ctx: click.Context, seeds: Path, index_dir: Path, model: str | None) -> None:
+    """Ask questions about the news articles in seeds/; every answer cites its paragraph."""
+    ctx.obj = {"seeds": seeds, "index": index_dir, "model": model}
+
+
+def _embedder(ctx: click.Context):
+    from qa.embedder import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(ctx.obj["model"], progress=_say)
+
+
+def _progress_bar(label: str):
+    """A click progress bar driven by (done, total) callbacks; silent when stderr is not a tty."""
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
+
+
+@cli.command("index")
+@click.option("--rebuild", is_flag=True, help="Re-embed every article (needed after changing model).")
+@click.pass_context
+def index_cmd(ctx: click.Context, rebuild: bool) -> None:
+    """Embed new and changed articles, drop removed ones; leave the rest untouched."""
+    from qa.index import update_index
+
+    report = update_index(ctx.obj["seeds"], ctx.obj["index"], _embedder(ctx), rebuild=rebuild,
+                          progress=_progress_bar("embedding"))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    c = report.changes
+    click.echo(
+        f"{len(c.added)} added, {len(c.changed)} changed, {len(c.removed)} removed, "
+        f"{len(c.unchanged)} unchanged; {report.passages_embedded} passages embedded "
+        f"in {report.seconds:.1f} s"
+    )
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Say whether the index matches seeds/ (exit 0) or what is stale (exit 1)."""
+    from qa.index import diff, load_index, scan_seeds
+
+    index = load_index(ctx.obj["index"])
+    changes = diff(index, scan_seeds(ctx.obj["seeds"]))
+    click.echo(f"model: {index.model} (weights {index.fingerprint})")
+    click.echo(f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj['index']}")
+    for path, skipped in sorted(index.skipped.items()):
+        click.echo(f"  not indexed: {path}: {skipped['reason']}")
+    if changes.in_sync:
+        click.echo("in sync with the articles")
+        return
+    for label, paths in (("new", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+        for path in paths:
+            click.echo(f"  {label}: {path}")
+    click.echo("stale: run `qa index` to update")
+    ctx.exit(1)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+def inspect(file: Path) -> None:
+    """Show which paragraphs of FILE become passages and which are dropped, and why."""
+    from qa.articles import load_article
+
+    article = load_article(file)
+    click.echo(f"title: {article.title}    encoding: {article.encoding}")
+    for p in article.paragraphs:
+        mark = "kept   " if p.dropped is None else f"dropped ({p.dropped})"
+        preview = " ".join(p.text.split())
+        preview = preview if len(preview) <= 90 else preview[:87] + "..."
+        click.echo(f"¶{p.number:<3} {mark:<34} [{p.start}:{p.end}] {preview}")
+
+
+def _marked(text: str, start: int, end: int, color: bool) -> str:
+    sentence = text[start:end]
+    sentence = click.style(sentence, bold=True, underline=True) if color else f"**{sentence}**"
+    return text[:start] + sentence + text[end:]
+
+
+@cli.command()
+@click.argument("question")
+@click.option("-k", "--top", "k", default=3, show_default=True, help="How many passages to cite.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable contract).")
+@click.pass_context
+def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
+    """Answer QUESTION (Arabic or English) from the indexed articles, with citations."""
+    from qa.answer import answer_question, clean_question
+    from qa.index import load_index
+    from qa.retrieve import Retriever
+
+    clean_question(question)  # reject an empty question before loading the model
+    index = load_index(ctx.obj["index"])
+    answer = answer_question(Retriever(index, _embedder(ctx)), question, k=k)
+    for notice in answer.notices:
+        click.echo(f"notice: {notice}", err=True)
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+        return
+    if not answer.answered:
+        click.echo(answer.not_found_message)
+        return
+    click.echo(answer.answer)
+    color = sys.stdout.isatty()
+    for c in answer.citations:
+        click.echo(f"\n[{c.rank}] {c.file} ¶{c.paragraph}  score {c.score:.3f}  {c.title}")
+        click.echo(_marked(c.text, *c.sentence, color=color))
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True)
+@click.pass_context
+def chat(ctx: click.Context, port: int) -> None:
+    """Open the browser chat (Streamlit) on the articles."""
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    env = {**os.environ, "QA_SEEDS": str(ctx.obj["seeds"]), "QA_INDEX": str(ctx.obj["index"])}
+    if ctx.obj["model"]:
+        env["QA_MODEL"] = ctx.obj["model"]
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise SystemExit(subprocess.call(command, env=env))
+
+
+def main() -> None:
+    cli(prog_name="qa")

@@ -1,0 +1,355 @@
+"""The FAISS index in embeddings/ and its manifest: load, compare with seeds/, update in place.
+
+Layout of the index folder:
+  manifest.json        model + weights fingerprint, settings, articles (path, sha256), rows
+  passages-<gen>.faiss inner-product index over the L2-normalized passage vectors
+  sentences-<gen>.npy  one vector per sentence of every passage (answer highlighting, ranking)
+
+An update writes new `<gen>` files beside the old ones and then replaces manifest.json in one
+atomic rename: a crash or Ctrl-C at any moment leaves the previous index whole and usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.articles import find_articles, load_article
+from qa.embedder import Embedder
+from qa.errors import EmptyArticle, IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing, UnreadableArticle
+from qa.passages import Passage, make_passages
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+EMBED_BATCH = 64
+
+Progress = Callable[[int, int], None]  # (done, total) passages embedded
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything besides the weights that decides what a vector means."""
+
+    max_tokens: int = 512
+    with_title: bool = False
+
+
+@dataclass
+class Index:
+    directory: Path
+    model: str
+    fingerprint: str
+    dim: int
+    settings: Settings
+    built_at: float
+    articles: dict[str, dict]  # path -> {"sha256", "title", "encoding", "passages"}
+    skipped: dict[str, dict]  # path -> {"sha256", "reason"}: files that could not be indexed
+    passages: list[Passage]
+    vectors: faiss.Index
+    sentence_vectors: np.ndarray
+    sentence_rows: np.ndarray  # passage i owns sentence_vectors[sentence_rows[i]:sentence_rows[i+1]]
+
+    def passage_vectors(self) -> np.ndarray:
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else (
+            np.zeros((0, self.dim), dtype=np.float32)
+        )
+
+    def check_model(self, embedder: Embedder) -> None:
+        """Refuse to mix vectors of two models in one index."""
+        if (self.model, self.fingerprint) != (embedder.name, embedder.fingerprint):
+            raise ModelMismatch(
+                f"the index in {self.directory} was made by {self.model} (weights {self.fingerprint}), "
+                f"not by {embedder.name} (weights {embedder.fingerprint}); "
+                "run `qa index --rebuild` to re-embed everything with the new model"
+            )
+
+
+@dataclass
+class Changes:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def in_sync(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@dataclass
+class UpdateReport:
+    changes: Changes
+    passages_embedded: int
+    seconds: float
+    warnings: list[str]
+    rebuilt: bool = False
+
+
+def project_root(seeds: Path) -> Path:
+    """Citations name files relative to the folder that holds seeds/."""
+    return seeds.resolve().parent
+
+
+def scan_seeds(seeds: Path) -> dict[str, Path]:
+    """Article files by their path relative to the project root; SeedsMissing if there are none."""
+    if not seeds.is_dir():
+        raise SeedsMissing(f"the articles folder {seeds} does not exist: create it and add .txt/.md files")
+    root = project_root(seeds)
+    files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds)}
+    if not files:
+        raise SeedsMissing(f"the articles folder {seeds} has no .txt or .md articles in it")
+    return files
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def diff(index: Index | None, files: dict[str, Path]) -> Changes:
+    """What differs between the index and the article files, by content hash."""
+    known = {} if index is None else {
+        **{p: s["sha256"] for p, s in index.skipped.items()},
+        **{p: a["sha256"] for p, a in index.articles.items()},
+    }
+    skipped_hash = {} if index is None else {p: s["sha256"] for p, s in index.skipped.items()}
+    changes = Changes()
+    for path, file in files.items():
+        try:
+            digest = _sha256(file)
+        except OSError:
+            digest = "unreadable"
+        if path not in known:
+            changes.added.append(path)
+        elif digest in (known[path], skipped_hash.get(path)):
+            changes.unchanged.append(path)
+        else:
+            changes.changed.append(path)
+    changes.removed = sorted(set(known) - set(files))
+    return changes
+
+
+def load_index(directory: Path) -> Index:
+    """Read the index in `directory`; IndexMissing if there is none, IndexDamaged if unreadable."""
+    manifest_file = directory / MANIFEST
+    if not manifest_file.exists():
+        raise IndexMissing(f"no index in {directory}: run `qa index` to build it from the articles")
+    try:
+        m = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if m.get("format") != FORMAT:
+            raise ValueError(f"format {m.get('format')!r}, expected {FORMAT}")
+        files = m["files"]
+        for role in ("passages", "sentences"):
+            if _sha256(directory / files[role]) != files[role + "_sha256"]:
+                raise ValueError(f"{files[role]} does not match its checksum")
+        vectors = faiss.read_index(str(directory / files["passages"]))
+        sentence_vectors = np.load(directory / files["sentences"], allow_pickle=False)
+        titles = {path: a["title"] for path, a in m["articles"].items()}
+        passages = [
+            Passage(
+                article=r["article"], title=titles[r["article"]], paragraph=r["paragraph"],
+                start=r["start"], end=r["end"], text=r["text"], lang=r["lang"],
+                sentences=tuple(tuple(s) for s in r["sentences"]), section=r["section"],
+            )
+            for r in m["rows"]
+        ]
+        counts = [len(p.sentences) for p in passages]
+        sentence_rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        if vectors.ntotal != len(passages) or len(sentence_vectors) != sentence_rows[-1]:
+            raise ValueError("the number of vectors does not match the manifest")
+        if vectors.d != m["dim"] or (len(sentence_vectors) and sentence_vectors.shape[1] != m["dim"]):
+            raise ValueError("vector dimension does not match the manifest")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexDamaged(
+            f"the index in {directory} is damaged ({exc}); run `qa index --rebuild` to rebuild it"
+        ) from exc
+    return Index(
+        directory=directory, model=m["model"], fingerprint=m["fingerprint"], dim=m["dim"],
+        settings=Settings(**m["settings"]), built_at=m["built_at"], articles=m["articles"],
+        skipped=m["skipped"], passages=passages, vectors=vectors,
+        sentence_vectors=sentence_vectors.astype(np.float32), sentence_rows=sentence_rows,
+    )
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_index(index: Index) -> None:
+    """Write the index as a new generation, then switch manifest.json to it atomically."""
+    directory = index.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    files = {"passages": f"passages-{gen}.faiss", "sentences": f"sentences-{gen}.npy"}
+    _write_atomic(directory / files["passages"], lambda p: faiss.write_index(index.vectors, str(p)))
+
+    def write_sentences(p: Path) -> None:
+        with p.open("wb") as fh:
+            np.save(fh, index.sentence_vectors.astype(np.float32), allow_pickle=False)
+
+    _write_atomic(directory / files["sentences"], write_sentences)
+    for role in ("passages", "sentences"):
+        files[role + "_sha256"] = _sha256(directory / files[role])
+    manifest = {
+        "format": FORMAT,
+        "model": index.model,
+        "fingerprint": index.fingerprint,
+        "dim": index.dim,
+        "settings": asdict(index.settings),
+        "built_at": index.built_at,
+        "files": files,
+        "articles": index.articles,
+        "skipped": index.skipped,
+        "rows": [
+            {
+                "article": p.article, "paragraph": p.paragraph, "start": p.start, "end": p.end,
+                "lang": p.lang, "sentences": [list(s) for s in p.sentences], "section": p.section,
+                "text": p.text,
+            }
+            for p in index.passages
+        ],
+    }
+    body = json.dumps(manifest, ensure_ascii=False, indent=1)
+    _write_atomic(directory / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
+    keep = {files["passages"], files["sentences"], MANIFEST}
+    for old in directory.glob("*-*.*"):
+        if old.name not in keep and old.suffix in (".faiss", ".npy"):
+            old.unlink(missing_ok=True)
+
+
+def embed_passages(
+    passages: Sequence[Passage], embedder: Embedder, settings: Settings, progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(passage vectors, sentence vectors); a one-sentence passage reuses its passage vector."""
+    texts = [p.embed_text(settings.with_title) for p in passages]
+    multi = [i for i, p in enumerate(passages) if len(p.sentences) > 1]
+    sentence_texts = [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
+    total = len(texts) + len(sentence_texts)
+    done = 0
+    chunks = []
+    for batch_start in range(0, total, EMBED_BATCH):
+        batch = (texts + sentence_texts)[batch_start : batch_start + EMBED_BATCH]
+        chunks.append(embedder.embed(batch, "passage"))
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dim), np.float32)
+    passage_vectors, extra = vectors[: len(texts)], iter(vectors[len(texts) :])
+    sentence_vectors = []
+    for i, p in enumerate(passages):
+        if len(p.sentences) > 1:
+            sentence_vectors.extend(next(extra) for _ in p.sentences)
+        else:
+            sentence_vectors.append(passage_vectors[i])
+    return passage_vectors, np.array(sentence_vectors, dtype=np.float32).reshape(-1, embedder.dim)
+
+
+def update_index(
+    seeds: Path,
+    directory: Path,
+    embedder: Embedder,
+    settings: Settings | None = None,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> UpdateReport:
+    """Bring the index in line with seeds/, embedding only new and changed articles."""
+    started = time.perf_counter()
+    settings = settings or Settings(max_tokens=embedder.max_tokens)
+    files = scan_seeds(seeds)
+    warnings: list[str] = []
+    old: Index | None = None
+    if not rebuild:
+        try:
+            old = load_index(directory)
+        except IndexMissing:
+            old = None
+        except IndexDamaged as exc:
+            warnings.append(f"{exc.args[0].split(';')[0]}; rebuilding it from the articles")
+        if old is not None:
+            old.check_model(embedder)
+            if old.settings != settings:
+                raise ModelMismatch(
+                    f"the index in {directory} was built with other settings ({old.settings}); "
+                    "run `qa index --rebuild`"
+                )
+    changes = diff(old, files)
+    if old is not None and changes.in_sync:
+        return UpdateReport(changes, 0, time.perf_counter() - started, warnings)
+    articles = {} if old is None else {p: a for p, a in old.articles.items() if p in files}
+    skipped = {} if old is None else {p: s for p, s in old.skipped.items() if p in files}
+    fresh: dict[str, list[Passage]] = {}
+    for path in changes.added + changes.changed:
+        try:
+            article = load_article(files[path], path)
+        except (UnreadableArticle, EmptyArticle) as exc:
+            kept = " (its previous version stays indexed)" if path in articles else ""
+            warnings.append(f"skipped {exc}{kept}")
+            skipped[path] = {"sha256": _sha256(files[path]) if files[path].exists() else "", "reason": str(exc)}
+            continue
+        fresh[path] = make_passages(article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens)
+        articles[path] = {"sha256": article.sha256, "title": article.title, "encoding": article.encoding,
+                          "passages": len(fresh[path])}
+        skipped.pop(path, None)
+
+    new_passages = [p for path in sorted(fresh) for p in fresh[path]]
+    new_vectors, new_sentences = embed_passages(new_passages, embedder, settings, progress)
+
+    passages: list[Passage] = []
+    vector_parts, sentence_parts = [], []
+    old_vectors = old.passage_vectors() if old is not None else None
+    old_rows: dict[str, list[int]] = {}
+    for i, p in enumerate(old.passages if old is not None else []):
+        old_rows.setdefault(p.article, []).append(i)
+    new_at = 0
+    new_sentence_at = 0
+    for path in sorted(articles):
+        if path in fresh:
+            n = len(fresh[path])
+            n_sent = sum(len(p.sentences) for p in fresh[path])
+            passages.extend(fresh[path])
+            vector_parts.append(new_vectors[new_at : new_at + n])
+            sentence_parts.append(new_sentences[new_sentence_at : new_sentence_at + n_sent])
+            new_at += n
+            new_sentence_at += n_sent
+        else:
+            rows = old_rows.get(path, [])
+            passages.extend(old.passages[i] for i in rows)
+            vector_parts.append(old_vectors[rows])
+            for i in rows:
+                sentence_parts.append(old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]])
+    dim = embedder.dim
+    vectors = faiss.IndexFlatIP(dim)
+    if passages:
+        vectors.add(np.concatenate(vector_parts).astype(np.float32))
+    sentence_vectors = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32)
+    counts = [len(p.sentences) for p in passages]
+    index = Index(
+        directory=directory, model=embedder.name, fingerprint=embedder.fingerprint, dim=dim,
+        settings=settings, built_at=time.time(), articles=articles, skipped=skipped,
+        passages=passages, vectors=vectors, sentence_vectors=sentence_vectors,
+        sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    )
+    if not articles:
+        raise SeedsMissing(
+            f"none of the {len(files)} article file(s) in {seeds} could be indexed: " + "; ".join(warnings)
+        )
+    save_index(index)
+    return UpdateReport(
+        changes=changes, passages_embedded=len(new_passages),
+        seconds=time.perf_counter() - started, warnings=warnings, rebuilt=rebuild or old is None,
+    )

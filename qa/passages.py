@@ -1,0 +1,92 @@
+"""Paragraphs -> passages that fit the model, each with its exact offsets and sentences.
+
+A paragraph that fits is one passage. A longer one is cut at sentence boundaries (then at
+clause boundaries, then between words) into consecutive passages, so nothing is truncated
+and every passage still satisfies `article.text[start:end] == text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qa.articles import Article
+from qa.text import clause_spans, script, sentence_spans, word_spans
+
+
+@dataclass(frozen=True)
+class Passage:
+    article: str  # file path relative to the project root
+    title: str
+    paragraph: int  # 1-based number of the paragraph in its file
+    start: int
+    end: int
+    text: str
+    lang: str  # "ar", "en" or "other": the passage's script
+    sentences: tuple[tuple[int, int], ...] = field(default=())  # offsets relative to `text`
+    section: str = ""  # the subheading the paragraph stands under, if any
+
+    def embed_text(self, with_title: bool) -> str:
+        """What the model reads: the passage under its subheading (and the title if asked)."""
+        context = [self.title] if with_title and self.title else []
+        context += [self.section] if self.section else []
+        return "\n".join([*context, self.text])
+
+
+def _pieces(text: str, start: int, end: int, fits: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Split text[start:end] into consecutive spans that fit, preferring the coarsest cut."""
+    if fits(text[start:end]):
+        return [(start, end)]
+    for splitter in (sentence_spans, clause_spans, word_spans):
+        units = splitter(text, start, end)
+        if len(units) > 1:
+            break
+    else:  # one enormous "word": cut it by characters
+        half = (start + end) // 2
+        return _pieces(text, start, half, fits) + _pieces(text, half, end, fits)
+    spans: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    for unit in units:
+        if not fits(text[unit[0] : unit[1]]):
+            # A sentence too long on its own: cut it finer, keep its tail open for merging.
+            *head, unit = _pieces(text, unit[0], unit[1], fits)
+            spans.extend(([current] if current else []) + head)
+            current = None
+        if current and fits(text[current[0] : unit[1]]):
+            current = (current[0], unit[1])
+        else:
+            if current:
+                spans.append(current)
+            current = unit
+    if current:
+        spans.append(current)
+    return spans
+
+
+def make_passages(
+    article: Article, count_tokens: Callable[[str], int], max_tokens: int
+) -> list[Passage]:
+    """Cut an article's body paragraphs into passages of at most `max_tokens` model tokens."""
+
+    def fits(text: str) -> bool:
+        return count_tokens(text) <= max_tokens
+
+    passages = []
+    for section, paragraph in article.sections():
+        for start, end in _pieces(article.text, paragraph.start, paragraph.end, fits):
+            text = article.text[start:end]
+            sentences = tuple((a - start, b - start) for a, b in sentence_spans(article.text, start, end))
+            passages.append(
+                Passage(
+                    article=article.path,
+                    title=article.title,
+                    paragraph=paragraph.number,
+                    start=start,
+                    end=end,
+                    text=text,
+                    lang=script(text),
+                    sentences=sentences or ((0, len(text)),),
+                    section=section,
+                )
+            )
+    return passages

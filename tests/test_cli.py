@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import qa.answer
+import qa.cli
+from qa.cli import cli
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture
+def run(project, monkeypatch):
+    """Run `qa …` in the project folder with the fake model; returns the click Result."""
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: FakeEmbedder())
+    monkeypatch.setattr(qa.answer, "NOT_FOUND_BELOW", 0.3)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, ["--seeds", "seeds", "--index", "embeddings", *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_index_reports_counts_then_nothing_to_do(run):
+    first = run("index")
+    assert first.exit_code == 0
+    assert "3 added, 0 changed, 0 removed, 0 unchanged; 6 passages embedded" in first.output
+    second = run("index")
+    assert "0 added, 0 changed, 0 removed, 3 unchanged; 0 passages embedded" in second.output
+
+
+def test_status_exit_code_says_whether_in_sync(run, project):
+    run("index")
+    ok = run("status")
+    assert ok.exit_code == 0 and "in sync" in ok.output
+    (project / "seeds/009_new.txt").write_text("عنوان\n\nخبر جديد عن الطقس.\n", encoding="utf-8")
+    (project / "seeds/001_dates.txt").unlink()
+    stale = run("status")
+    assert stale.exit_code == 1
+    assert "new: seeds/009_new.txt" in stale.output and "removed: seeds/001_dates.txt" in stale.output
+
+
+def test_ask_json_contract(run, project):
+    run("index")
+    result = run("ask", "--json", "متى تفتح المكتبة أبوابها؟")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert list(data) == ["question", "answered", "answer", "citations"]
+    assert data["answered"] is True
+    assert data["answer"].startswith("وتفتح المكتبة أبوابها")
+    first = data["citations"][0]
+    assert list(first) == ["rank", "file", "paragraph", "start", "end", "score", "text"]
+    assert (first["rank"], first["file"], first["paragraph"]) == (1, "seeds/003_library.txt", 3)
+    source = (project / first["file"]).read_text(encoding="utf-8")
+    assert source[first["start"] : first["end"]] == first["text"]
+
+
+def test_ask_prints_answer_and_marked_citation(run):
+    run("index")
+    result = run("ask", "When will the coastal road reopen?")
+    assert result.exit_code == 0
+    assert "[1] seeds/002_rain.md ¶3" in result.output
+    assert "**The latest news from the ministry says the road will reopen on Tuesday.**" in result.output
+
+
+def test_unanswerable_question_says_so(run):
+    run("index")
+    result = run("ask", "--json", "Chess olympiad winners 1998?")
+    data = json.loads(result.stdout)
+    assert (data["answered"], data["answer"], data["citations"]) == (False, None, [])
+    arabic = run("ask", "من فاز ببطولة الشطرنج؟")
+    assert "لم أجد إجابة" in arabic.output
+
+
+@pytest.mark.parametrize("question", ["", "   ", "؟!...،"])
+def test_empty_question_is_one_line_error(run, question):
+    result = run("ask", question)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["error: the question is empty: type a question with at least one word"]
+
+
+def test_very_long_question_is_truncated_with_a_notice(run):
+    run("index")
+    result = run("ask", "--json", "المكتبة " * 2500)
+    assert result.exit_code == 0
+    assert "notice: the question is 19,999 characters long" in result.stderr
+    assert len(json.loads(result.stdout)["question"]) == 1000
+
+
+def test_errors_are_one_line_and_never_touch_the_index(run, project):
+    assert run("ask", "سؤال؟").output.startswith("error: no index in embeddings: run `qa index`")
+    run("index")
+    manifest = (project / "embeddings/manifest.json").read_bytes()
+    for path in (project / "seeds").iterdir():
+        path.unlink()
+    result = run("index")
+    assert result.exit_code == 1 and "has no .txt or .md articles" in result.output
+    assert (project / "embeddings/manifest.json").read_bytes() == manifest
+
+
+def test_index_of_another_model_is_a_clear_message(run, monkeypatch, project):
+    run("index")
+    other = FakeEmbedder()
+    other.name = "another-model"
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: other)
+    for command in (("index",), ("ask", "المكتبة؟")):
+        result = run(*command)
+        assert result.exit_code == 1 and "qa index --rebuild" in result.output
+    assert run("index", "--rebuild").exit_code == 0
+
+
+def test_damaged_index_file_is_a_clear_message(run, project):
+    run("index")
+    (project / "embeddings/manifest.json").write_text("{not json", encoding="utf-8")
+    result = run("ask", "المكتبة؟")
+    assert result.exit_code == 1 and "damaged" in result.output and "--rebuild" in result.output
+
+
+def test_inspect_shows_kept_and_dropped_lines(run):
+    result = run("inspect", "seeds/001_dates.txt")
+    assert result.exit_code == 0
+    assert "dropped (view counter)" in result.output and "dropped (share prompt)" in result.output
+    assert "kept" in result.output and "بدأ موسم حصاد التمور" in result.output
+
+
+def test_inspect_unreadable_file(run, project):
+    (project / "seeds/blank.txt").write_bytes(b"")
+    result = run("inspect", "seeds/blank.txt")
+    assert result.exit_code == 1 and "empty" in result.output

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
+from qa.index import diff, load_index, scan_seeds, update_index
+from tests.conftest import FakeEmbedder
+
+
+def build(project, embedder, **kw):
+    return update_index(project / "seeds", project / "embeddings", embedder, **kw)
+
+
+def test_first_build_embeds_every_article(project, fake_embedder):
+    report = build(project, fake_embedder)
+    assert (len(report.changes.added), report.changes.unchanged) == (3, [])
+    index = load_index(project / "embeddings")
+    assert sorted(index.articles) == ["seeds/001_dates.txt", "seeds/002_rain.md", "seeds/003_library.txt"]
+    assert index.vectors.ntotal == len(index.passages) == report.passages_embedded == 6
+    assert (index.model, index.fingerprint, index.dim) == ("fake-bow", "fake0001", 256)
+    for p in index.passages:
+        source = (project / p.article).read_text(encoding="utf-8")
+        assert source[p.start : p.end] == p.text
+    # Chrome never reaches the index.
+    assert not any("مشاهدة" in p.text or "©" in p.text for p in index.passages)
+
+
+def test_update_embeds_only_what_changed(project, fake_embedder):
+    build(project, fake_embedder)
+    before = load_index(project / "embeddings")
+    (project / "seeds/002_rain.md").write_text(
+        "# Rain\n\nThe coastal road reopened on Wednesday after the floods.\n", encoding="utf-8"
+    )
+    (project / "seeds/003_library.txt").unlink()
+    (project / "seeds/004_new.txt").write_text("عنوان\n\nافتتح متحف جديد للفنون اليوم.\n", encoding="utf-8")
+    embedder = FakeEmbedder()
+    report = build(project, embedder)
+    c = report.changes
+    assert (c.added, c.changed, c.removed, c.unchanged) == (
+        ["seeds/004_new.txt"], ["seeds/002_rain.md"], ["seeds/003_library.txt"], ["seeds/001_dates.txt"]
+    )
+    assert sorted(embedder.embedded) == sorted(
+        ["The coastal road reopened on Wednesday after the floods.", "افتتح متحف جديد للفنون اليوم."]
+    )
+    after = load_index(project / "embeddings")
+    assert not any(p.article == "seeds/003_library.txt" for p in after.passages)
+    # Unchanged rows keep their exact vectors.
+    old = {p.text: i for i, p in enumerate(before.passages) if p.article == "seeds/001_dates.txt"}
+    new = {p.text: i for i, p in enumerate(after.passages) if p.article == "seeds/001_dates.txt"}
+    assert old.keys() == new.keys()
+    for text in old:
+        assert (before.passage_vectors()[old[text]] == after.passage_vectors()[new[text]]).all()
+    # A second run with nothing changed embeds nothing.
+    quiet = FakeEmbedder()
+    assert build(project, quiet).passages_embedded == 0 and quiet.calls == []
+
+
+def test_status_lists_what_is_stale(project, fake_embedder):
+    build(project, fake_embedder)
+    index = load_index(project / "embeddings")
+    assert diff(index, scan_seeds(project / "seeds")).in_sync
+    (project / "seeds/001_dates.txt").write_text("تغيير\n\nنص جديد.\n", encoding="utf-8")
+    changes = diff(index, scan_seeds(project / "seeds"))
+    assert changes.changed == ["seeds/001_dates.txt"] and not changes.in_sync
+
+
+def test_bad_files_are_skipped_with_a_warning_and_the_rest_indexed(project, fake_embedder):
+    (project / "seeds/empty.txt").write_bytes(b"")
+    (project / "seeds/image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    (project / "seeds/chrome_only.txt").write_text("Title\n\n12 views\n", encoding="utf-8")
+    report = build(project, fake_embedder)
+    assert len(report.warnings) == 3
+    assert any("empty.txt: the file is empty" in w for w in report.warnings)
+    index = load_index(project / "embeddings")
+    assert len(index.articles) == 3 and set(index.skipped) == {
+        "seeds/empty.txt", "seeds/image.txt", "seeds/chrome_only.txt"
+    }
+    # Skipped files do not make the index look stale forever.
+    assert diff(index, scan_seeds(project / "seeds")).in_sync
+
+
+def test_a_changed_file_that_turns_unreadable_keeps_its_previous_version(project, fake_embedder):
+    build(project, fake_embedder)
+    (project / "seeds/003_library.txt").write_bytes(b"")
+    report = build(project, FakeEmbedder())
+    assert "previous version stays indexed" in report.warnings[0]
+    index = load_index(project / "embeddings")
+    assert any(p.article == "seeds/003_library.txt" for p in index.passages)
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty"])
+def test_missing_or_empty_seeds_folder(tmp_path, fake_embedder, setup):
+    if setup == "empty":
+        (tmp_path / "seeds").mkdir()
+    with pytest.raises(SeedsMissing, match="seeds"):
+        build(tmp_path, fake_embedder)
+
+
+def test_index_of_another_model_is_refused_until_rebuild(project, fake_embedder):
+    build(project, fake_embedder)
+    other = FakeEmbedder()
+    other.name, other.fingerprint = "other-model", "ffff0000"
+    with pytest.raises(ModelMismatch, match="qa index --rebuild"):
+        build(project, other)
+    assert load_index(project / "embeddings").model == "fake-bow"  # untouched
+    report = build(project, other, rebuild=True)
+    assert report.passages_embedded == 6
+    assert load_index(project / "embeddings").model == "other-model"
+
+
+def test_missing_index_says_how_to_build_it(tmp_path):
+    with pytest.raises(IndexMissing, match="qa index"):
+        load_index(tmp_path / "embeddings")
+
+
+@pytest.mark.parametrize("damage", ["manifest", "vectors"])
+def test_damaged_index_is_detected_and_rebuilt(project, fake_embedder, damage):
+    build(project, fake_embedder)
+    directory = project / "embeddings"
+    if damage == "manifest":
+        (directory / "manifest.json").write_text('{"format": 1, "rows": [', encoding="utf-8")
+    else:
+        files = json.loads((directory / "manifest.json").read_text())["files"]
+        (directory / files["passages"]).write_bytes(b"garbage")
+    with pytest.raises(IndexDamaged, match="--rebuild"):
+        load_index(directory)
+    report = build(project, FakeEmbedder())
+    assert "damaged" in report.warnings[0]
+    assert load_index(directory).vectors.ntotal == 6
+
+
+class Interrupting(FakeEmbedder):
+    def embed(self, texts, kind):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_mid_update_leaves_the_previous_index_usable(project, fake_embedder):
+    build(project, fake_embedder)
+    before = (project / "embeddings" / "manifest.json").read_bytes()
+    (project / "seeds/002_rain.md").write_text("# New\n\nA new paragraph.\n", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        build(project, Interrupting())
+    assert (project / "embeddings" / "manifest.json").read_bytes() == before
+    assert load_index(project / "embeddings").vectors.ntotal == 6
+    assert not list((project / "embeddings").glob(".*tmp"))

@@ -1,0 +1,72 @@
+"""The real bundled model on the seed article: the answers a user sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answer import answer_question
+from qa.index import load_index, update_index
+from qa.retrieve import Retriever
+
+pytestmark = pytest.mark.slow
+
+FOUNDED = "سبتمبر/أيلول 2015"
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory, real_embedder):
+    from tests.conftest import SEED
+
+    project = tmp_path_factory.mktemp("seed")
+    (project / "seeds").mkdir()
+    (project / "seeds" / SEED.name).write_bytes(SEED.read_bytes())
+    update_index(project / "seeds", project / "embeddings", real_embedder)
+    retriever = Retriever(load_index(project / "embeddings"), real_embedder)
+    retriever.project = project
+    return retriever
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["In which year was the four-party alliance against ISIS formed?", "في أي عام تأسس التحالف الرباعي؟"],
+)
+def test_founding_year_is_cited_first_in_arabic_and_english(retriever, question):
+    answer = answer_question(retriever, question)
+    assert answer.answered
+    first = answer.citations[0]
+    assert FOUNDED in first.text
+    assert FOUNDED in answer.answer  # the answering sentence itself, not just its paragraph
+    source = (retriever.project / first.file).read_text(encoding="utf-8")
+    for c in answer.citations:
+        assert source[c.start : c.end] == c.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is the best recipe for chocolate chip cookies?", "كيف أزرع الطماطم في شرفة المنزل؟"],
+)
+def test_unrelated_question_is_not_answered(retriever, question):
+    answer = answer_question(retriever, question)
+    assert not answer.answered and answer.citations == [] and answer.nearest
+
+
+def test_editing_one_article_re_embeds_only_that_article(tmp_path, real_embedder):
+    from tests.conftest import SEED
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / SEED.name).write_bytes(SEED.read_bytes())
+    (seeds / "en.txt").write_text(
+        "Rain closes the coastal road\n\nHeavy rain closed the coastal road on Sunday.\n", encoding="utf-8"
+    )
+    first = update_index(seeds, tmp_path / "embeddings", real_embedder)
+    assert len(first.changes.added) == 2
+    (seeds / "en.txt").write_text(
+        "Rain closes the coastal road\n\nThe coastal road reopened on Tuesday.\n", encoding="utf-8"
+    )
+    second = update_index(seeds, tmp_path / "embeddings", real_embedder)
+    assert second.changes.changed == ["seeds/en.txt"] and second.changes.unchanged == [f"seeds/{SEED.name}"]
+    assert second.passages_embedded == 1
+    retriever = Retriever(load_index(tmp_path / "embeddings"), real_embedder)
+    top = retriever.search("When did the coastal road reopen?", k=1)[0]
+    assert top.passage.text == "The coastal road reopened on Tuesday."

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from qa.index import Index, Settings, update_index
+from qa.passages import Passage
+from qa.retrieve import Retriever
+
+
+class FixedQuery:
+    """An embedder whose question vector is given by the test."""
+
+    name, fingerprint, dim, max_tokens = "random", "r", 32, 512
+
+    def __init__(self, query: np.ndarray) -> None:
+        self.query = query
+
+    def embed(self, texts, kind):
+        return self.query[None, :]
+
+    def count_tokens(self, text, kind):
+        return 1
+
+
+def unit(rng, n, dim):
+    v = rng.standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def random_index(rng, n=300, dim=32) -> Index:
+    counts = rng.integers(1, 5, size=n)
+    passages = [
+        Passage(f"seeds/{i % 7}.txt", "t", i, 0, 10, "x" * 10, "ar", tuple((j, j + 1) for j in range(c)))
+        for i, c in enumerate(counts)
+    ]
+    vectors = faiss.IndexFlatIP(dim)
+    vectors.add(unit(rng, n, dim))
+    return Index(
+        Path("."), "random", "r", dim, Settings(), 0.0, {}, {}, passages, vectors,
+        unit(rng, int(counts.sum()), dim), np.concatenate([[0], np.cumsum(counts)]),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ranking_matches_a_brute_force_reference(seed):
+    rng = np.random.default_rng(seed)
+    index = random_index(rng)
+    query = unit(rng, 1, 32)[0]
+    hits = Retriever(index, FixedQuery(query)).search("q", k=10)
+    passage_scores = index.passage_vectors() @ query
+    sentence_scores = index.sentence_vectors @ query
+    best = np.array(
+        [sentence_scores[index.sentence_rows[i] : index.sentence_rows[i + 1]].max() for i in range(300)]
+    )
+    reference = (passage_scores + best) / 2
+    # The dense stage keeps the top candidates by passage score; the reference does the same.
+    candidates = np.argsort(-passage_scores)[:100]
+    expected = candidates[np.argsort(-reference[candidates], kind="stable")][:10]
+    assert [h.row for h in hits] == expected.tolist()
+    for h in hits:
+        assert h.score == pytest.approx(reference[h.row], abs=1e-5)
+        s = index.sentence_rows[h.row] + h.passage.sentences.index(h.sentence)
+        assert sentence_scores[s] == pytest.approx(best[h.row], abs=1e-6)
+
+
+def test_search_can_be_restricted_to_some_articles():
+    rng = np.random.default_rng(5)
+    index = random_index(rng)
+    hits = Retriever(index, FixedQuery(unit(rng, 1, 32)[0])).search("q", k=20, articles={"seeds/3.txt"})
+    assert len(hits) == 20 and {h.passage.article for h in hits} == {"seeds/3.txt"}
+
+
+def test_fake_model_finds_the_paragraph_sharing_words(project, fake_embedder):
+    update_index(project / "seeds", project / "embeddings", fake_embedder)
+    from qa.index import load_index
+
+    retriever = Retriever(load_index(project / "embeddings"), fake_embedder)
+    top = retriever.search("متى تفتح المكتبة أبوابها؟", k=1)[0]
+    assert top.passage.article == "seeds/003_library.txt"
+    assert top.passage.text[slice(*top.sentence)].startswith("وتفتح المكتبة")
