@@ -68,11 +68,13 @@ def make_passages(
 ) -> list[Passage]:
     """Cut an article's body paragraphs into passages of at most `max_tokens` model tokens."""
 
-    def fits(text: str) -> bool:
-        return count_tokens(text) <= max_tokens
-
     passages = []
     for section, paragraph in article.sections():
+
+        def fits(text: str, section: str = section) -> bool:
+            # The subheading is read along with the passage, so it shares the budget.
+            return count_tokens(f"{section}\n{text}" if section else text) <= max_tokens
+
         for start, end in _pieces(article.text, paragraph.start, paragraph.end, fits):
             text = article.text[start:end]
             sentences = tuple((a - start, b - start) for a, b in sentence_spans(article.text, start, end))
