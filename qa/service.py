@@ -1,0 +1,324 @@
+"""The chat's library: one loaded model and index per server, questions in, replies out.
+
+Everything the browser chat does besides drawing lives here, so that `app.py` stays a thin
+Streamlit script and this module never imports Streamlit: it loads the embedder once, keeps
+the index fresh (reloading it when `qa index` or the Re-embed button replaces it), compares it
+with seeds/, answers a question in the context of the previous one, and lays out each cited
+passage in its article (the paragraphs around it, the answering sentence marked).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.answer import NOT_FOUND_BELOW, Answer, Citation, answer_question
+from qa.embedder import Embedder, default_model
+from qa.errors import SeedsMissing
+from qa.index import (
+    MANIFEST,
+    Changes,
+    Index,
+    Progress,
+    UpdateReport,
+    diff,
+    load_index,
+    scan_seeds,
+    update_index,
+)
+from qa.passages import Passage
+from qa.retrieve import Retriever
+from qa.text import script
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: Path
+    index_dir: Path
+    model: str  # a sentence-transformers folder or id; the bundled model by default
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """The same settings as the CLI: QA_SEEDS, QA_INDEX, QA_MODEL."""
+        return cls(
+            seeds=Path(os.environ.get("QA_SEEDS", "seeds")),
+            index_dir=Path(os.environ.get("QA_INDEX", "embeddings")),
+            model=default_model(),
+        )
+
+
+def open_library(config: Config) -> Library:
+    """Load the model (the slow part: seconds) once for the server, and warm it up so that
+    the first answer is as quick as the next. Tests replace this to chat with a fake embedder.
+    """
+    from qa.embedder import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(config.model)
+    embedder.embed(["warm up"], "query")
+    return Library(config, embedder)
+
+
+# ---------------------------------------------------------------------------- index status
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What the sidebar says about the index, and how it compares with seeds/."""
+
+    model: str
+    fingerprint: str
+    built_at: float  # seconds since the epoch
+    articles: dict[str, str]  # path -> title, of the indexed articles
+    passages: int
+    skipped: dict[str, str]  # path -> why it could not be indexed
+    changes: Changes | None  # None when seeds/ cannot be read
+    seeds_problem: str | None = None  # why seeds/ cannot be read
+
+    @property
+    def stale(self) -> bool:
+        return self.changes is not None and not self.changes.in_sync
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    marked: bool = False  # the answering sentence
+
+
+@dataclass(frozen=True)
+class SourceParagraph:
+    """One indexed paragraph of an article, cut into spans so the answer can be marked."""
+
+    number: int  # 1-based paragraph number in the file, as citations give it
+    section: str  # the subheading it stands under
+    spans: tuple[Span, ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(s.text for s in self.spans)
+
+    @property
+    def lang(self) -> str:
+        return script(self.text)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A citation in its article: the cleaned paragraphs as indexed, and which one is cited."""
+
+    citation: Citation
+    title: str
+    paragraphs: tuple[SourceParagraph, ...]
+    at: int  # paragraphs[at] holds the cited passage
+
+    @property
+    def cited(self) -> SourceParagraph:
+        return self.paragraphs[self.at]
+
+    @property
+    def before(self) -> SourceParagraph | None:
+        return self.paragraphs[self.at - 1] if self.at > 0 else None
+
+    @property
+    def after(self) -> SourceParagraph | None:
+        return self.paragraphs[self.at + 1] if self.at + 1 < len(self.paragraphs) else None
+
+
+def _marked_spans(passage_text: str, sentence: tuple[int, int]) -> list[Span]:
+    a, b = sentence
+    parts = [Span(passage_text[:a]), Span(passage_text[a:b], marked=True), Span(passage_text[b:])]
+    return [s for s in parts if s.text]
+
+
+def locate(citation: Citation, passages: Iterable[Passage]) -> Source:
+    """Lay out `citation` in its article, given the article's indexed passages.
+
+    A long paragraph is indexed as several passages; they are joined back into one paragraph
+    here. When the cited passage is not among `passages` (the index has changed since), the
+    source is the cited passage alone.
+    """
+    paragraphs: dict[int, list[Passage]] = {}
+    for p in sorted((p for p in passages if p.article == citation.file), key=lambda p: p.start):
+        paragraphs.setdefault(p.paragraph, []).append(p)
+    laid_out, at = [], None
+    for number, parts in paragraphs.items():
+        spans: list[Span] = []
+        for p in parts:
+            if spans:
+                spans.append(Span(" "))  # the passages of one paragraph were cut at sentence ends
+            if (p.start, p.end) == (citation.start, citation.end):
+                at = len(laid_out)
+                spans.extend(_marked_spans(p.text, citation.sentence))
+            else:
+                spans.append(Span(p.text))
+        laid_out.append(SourceParagraph(number, parts[0].section, tuple(spans)))
+    if at is None:
+        spans = _marked_spans(citation.text, citation.sentence)
+        alone = SourceParagraph(citation.paragraph, "", tuple(spans))
+        return Source(citation, citation.title, (alone,), 0)
+    return Source(citation, citation.title, tuple(laid_out), at)
+
+
+# ---------------------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """A score as a reader reads it: a level and a bar length (0..1)."""
+
+    level: str  # "strong", "good" or "weak"
+    fraction: float
+
+
+def relevance(score: float, threshold: float = NOT_FOUND_BELOW) -> Relevance:
+    """Place `score` against the not-found threshold: at it a passage answers, just barely."""
+    floor = threshold - 0.15  # the bar starts here; anything lower is an empty bar
+    fraction = min(1.0, max(0.0, (score - floor) / (1.0 - floor)))
+    level = "strong" if score >= threshold + 0.05 else "good" if score >= threshold else "weak"
+    return Relevance(level, fraction)
+
+
+def rate(answer: Answer, threshold: float = NOT_FOUND_BELOW) -> tuple[Relevance, ...]:
+    """The relevance of each cited (or nearest) passage, never contradicting the answer.
+
+    The library decides "answered" on more than the rank score (e.g. an allowance for a passage
+    in another language than the question), so the scores are read against the threshold the
+    answer actually passed or failed: an answer's first citation is never "weak", and the
+    nearest passages of a "not found" never look like answers.
+    """
+    cited = answer.citations if answer.answered else answer.nearest
+    if not cited:
+        return ()
+    top = cited[0].score
+    passed = min(threshold, top) if answer.answered else max(threshold, top + 1e-6)
+    return tuple(relevance(c.score, passed) for c in cited)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer of the chat, with every cited (or nearest) passage laid out in its article."""
+
+    answer: Answer
+    sources: tuple[Source, ...]  # for answer.citations, or answer.nearest when not answered
+    relevance: tuple[Relevance, ...]  # one per source
+
+    @property
+    def text(self) -> str:
+        """The answering sentence, or "not found" in the asker's language."""
+        return self.answer.answer if self.answer.answered else self.answer.not_found_message
+
+
+# ---------------------------------------------------------------------------- the library
+
+
+@dataclass
+class Library:
+    """One embedder and one index shared by every chat of a server process."""
+
+    config: Config
+    embedder: Embedder
+    threshold: float | None = None  # below it "not found"; None: the model's calibrated default
+    _retriever: Retriever | None = field(default=None, repr=False)
+    _loaded_manifest: int | None = field(default=None, repr=False)  # its mtime, to spot a new index
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _manifest_mtime(self) -> int | None:
+        try:
+            return (self.config.index_dir / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            return None
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever over the current index, (re)loaded when the index on disk changed.
+
+        Raises IndexMissing, IndexDamaged or ModelMismatch.
+        """
+        mtime = self._manifest_mtime()
+        if self._retriever is None or mtime != self._loaded_manifest:
+            with self._lock:
+                index = load_index(self.config.index_dir)
+                self._retriever = Retriever(index, self.embedder)
+                self._loaded_manifest = mtime
+        return self._retriever
+
+    @property
+    def index(self) -> Index:
+        return self.retriever.index
+
+    def status(self) -> IndexStatus:
+        """The loaded index, and how it differs from seeds/ now."""
+        index = self.index
+        changes, problem = None, None
+        try:
+            changes = diff(index, scan_seeds(self.config.seeds))
+        except SeedsMissing as exc:
+            problem = str(exc)
+        return IndexStatus(
+            model=index.model,
+            fingerprint=index.fingerprint,
+            built_at=index.built_at,
+            articles={path: a["title"] for path, a in sorted(index.articles.items())},
+            passages=len(index.passages),
+            skipped={path: s["reason"] for path, s in sorted(index.skipped.items())},
+            changes=changes,
+            seeds_problem=problem,
+        )
+
+    def update(self, rebuild: bool = False, progress: Progress | None = None) -> UpdateReport:
+        """Re-embed new and changed articles (or everything) and answer from the new index."""
+        with self._lock:
+            config = self.config
+            report = update_index(
+                config.seeds, config.index_dir, self.embedder, rebuild=rebuild, progress=progress
+            )
+            self._retriever = None  # the next question loads the new index
+        return report
+
+    def ask(
+        self,
+        question: str,
+        k: int = 3,
+        articles: Collection[str] | None = None,
+        previous: str | None = None,
+    ) -> Reply:
+        """Answer `question`; `previous` is the question before it in the same chat.
+
+        Raises EmptyQuestion (and the index errors of `retriever`).
+        """
+        retriever = self.retriever
+        answer = answer_question(
+            retriever, question, k=k, articles=articles or None, threshold=self.threshold,
+            context=previous,
+        )
+        cited = answer.citations if answer.answered else answer.nearest
+        passages = retriever.index.passages
+        threshold = NOT_FOUND_BELOW if self.threshold is None else self.threshold
+        return Reply(
+            answer,
+            sources=tuple(locate(c, (p for p in passages if p.article == c.file)) for c in cited),
+            relevance=rate(answer, threshold),
+        )
+
+
+def describe(changes: Changes) -> str:
+    """"1 new, 2 changed, 1 removed": a stale index in a few words."""
+    kinds = (("new", changes.added), ("changed", changes.changed), ("removed", changes.removed))
+    return ", ".join(f"{len(paths)} {kind}" for kind, paths in kinds if paths) or "in sync"
+
+
+def ago(timestamp: float, now: float | None = None) -> str:
+    """How long ago `timestamp` was, the way people say it: "just now", "5 minutes ago"."""
+    seconds = max(0, int((time.time() if now is None else now) - timestamp))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    return "just now"

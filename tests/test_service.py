@@ -1,0 +1,148 @@
+"""qa.service: what the chat does besides drawing, tested without Streamlit."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.answer import Answer, Citation
+from qa.errors import IndexMissing
+from qa.index import update_index
+from qa.passages import Passage
+from qa.service import Config, Library, Span, ago, describe, locate, rate, relevance
+
+
+def passage(paragraph: int, start: int, text: str, section: str = "", article: str = "seeds/a.txt"):
+    end = start + len(text)
+    return Passage(article, "Title", paragraph, start, end, text, "en", ((0, len(text)),), section)
+
+
+def cite(p: Passage, sentence: tuple[int, int]) -> Citation:
+    return Citation(1, p.article, p.paragraph, p.start, p.end, 0.9, p.text, p.title, sentence)
+
+
+def test_locate_joins_a_cut_paragraph_and_marks_only_the_answering_sentence():
+    first = passage(2, 10, "The first paragraph.")
+    head = passage(3, 40, "A long paragraph was cut.")
+    tail = passage(3, 66, "Here is its answer. And more.")
+    last = passage(5, 120, "After the heading.", section="Heading")
+    elsewhere = passage(3, 66, "Another article.", article="seeds/b.txt")
+    source = locate(cite(tail, (0, 19)), [last, elsewhere, tail, first, head])
+    assert [p.number for p in source.paragraphs] == [2, 3, 5]
+    assert source.cited.text == "A long paragraph was cut. Here is its answer. And more."
+    assert [s.text for s in source.cited.spans if s.marked] == ["Here is its answer."]
+    assert source.before.number == 2 and source.after.section == "Heading"
+
+
+def test_locate_without_the_passage_in_the_index_shows_the_passage_alone():
+    cited = passage(3, 40, "Gone since. The answer.")
+    source = locate(cite(cited, (12, 23)), [passage(2, 0, "Something else.")])
+    assert source.paragraphs[0].spans == (Span("Gone since. "), Span("The answer.", marked=True))
+    assert source.before is None and source.after is None
+
+
+def test_relevance_reads_a_score_against_the_threshold():
+    assert relevance(0.80, threshold=0.80).level == "good"
+    assert relevance(0.86, threshold=0.80).level == "strong"
+    assert relevance(0.79, threshold=0.80).level == "weak"
+    bars = [relevance(s, threshold=0.80).fraction for s in (0.1, 0.65, 0.7, 0.8, 0.9, 1.0, 1.7)]
+    assert bars[0] == bars[1] == 0.0 and bars[-2] == bars[-1] == 1.0
+    assert bars == sorted(bars) and 0 < bars[3] < 1
+
+
+def test_rate_never_contradicts_the_answer():
+    def cited(*scores: float) -> list[Citation]:
+        return [Citation(rank, "seeds/a.txt", 2, 0, 5, score, "Text.", "Title", (0, 5))
+                for rank, score in enumerate(scores, start=1)]
+
+    # Answered on more than the score (say, a cross-language allowance): still not "weak".
+    answered = Answer("q", True, "Text.", cited(0.78, 0.70), language="en")
+    assert [r.level for r in rate(answered, threshold=0.84)] == ["good", "weak"]
+    # Refused although the score clears the threshold: the nearest passages stay "weak".
+    refused = Answer("q", False, None, [], nearest=cited(0.86, 0.85), language="en")
+    assert {r.level for r in rate(refused, threshold=0.84)} == {"weak"}
+    # Agreeing with the threshold, the threshold decides.
+    clear = Answer("q", True, "Text.", cited(0.95, 0.85, 0.80), language="en")
+    assert [r.level for r in rate(clear, threshold=0.84)] == ["strong", "good", "weak"]
+    assert rate(Answer("q", False, None, [], language="en")) == ()
+
+
+def test_config_reads_the_same_variables_as_the_cli(monkeypatch):
+    monkeypatch.setenv("QA_SEEDS", "/data/news")
+    monkeypatch.setenv("QA_INDEX", "/data/index")
+    monkeypatch.setenv("QA_MODEL", "/models/e5")
+    assert Config.from_env() == Config(Path("/data/news"), Path("/data/index"), "/models/e5")
+
+
+@pytest.fixture
+def library(project: Path, fake_embedder) -> Library:
+    config = Config(project / "seeds", project / "embeddings", "fake")
+    return Library(config, fake_embedder, threshold=0.5)
+
+
+def test_status_before_any_index_is_index_missing(library):
+    with pytest.raises(IndexMissing):
+        library.status()
+
+
+NEW_ARTICLE = "New\n\nA new article about ports.\n"
+
+
+def test_status_says_what_is_stale_and_update_brings_it_in_line(library, project):
+    library.update()
+    status = library.status()
+    assert not status.stale and len(status.articles) == 3 and status.passages == 6
+    assert status.articles["seeds/003_library.txt"] == "افتتاح مكتبة عامة جديدة"
+    (project / "seeds" / "003_library.txt").unlink()
+    (project / "seeds" / "004_new.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    status = library.status()
+    assert status.stale and describe(status.changes) == "1 new, 1 removed"
+    assert status.changes.added == ["seeds/004_new.txt"]
+    assert len(status.articles) == 3  # still the old index
+    report = library.update()
+    assert report.passages_embedded == 1 and not library.status().stale
+    assert "seeds/004_new.txt" in library.status().articles
+
+
+def test_an_index_replaced_on_disk_is_picked_up_without_a_restart(library, project, fake_embedder):
+    library.update()
+    assert len(library.status().articles) == 3
+    (project / "seeds" / "004_new.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    update_index(project / "seeds", project / "embeddings", fake_embedder)  # `qa index`, meanwhile
+    assert len(library.status().articles) == 4
+
+
+def test_status_with_the_articles_folder_gone_still_describes_the_index(library, project):
+    library.update()
+    shutil.rmtree(project / "seeds")
+    status = library.status()
+    assert status.changes is None and not status.stale and "does not exist" in status.seeds_problem
+    assert len(status.articles) == 3
+
+
+def test_ask_lays_out_each_cited_passage_and_rates_it(library):
+    library.update()
+    reply = library.ask("كم سعر الكيلوغرام من تمر الخلاص؟", k=2)
+    assert reply.answer.answered and reply.text == reply.answer.answer
+    assert len(reply.sources) == len(reply.relevance) == 2
+    first = reply.sources[0]
+    assert first.citation.file == "seeds/001_dates.txt" and first.cited.number == 4
+    assert [s.text for s in first.cited.spans if s.marked] == [reply.answer.answer]
+
+
+def test_ask_not_found_offers_the_nearest_passages(library):
+    library.update()
+    reply = library.ask("كيف أزرع الطماطم في شرفة المنزل؟", k=2, articles=["seeds/002_rain.md"])
+    assert not reply.answer.answered and reply.text == "لم أجد إجابة لهذا السؤال في المقالات."
+    assert [s.citation.file for s in reply.sources] == ["seeds/002_rain.md"] * 2
+    assert {r.level for r in reply.relevance} == {"weak"}
+
+
+def test_ago_speaks_like_people():
+    assert ago(1000, now=1010) == "just now"
+    assert ago(1000, now=1000 + 60) == "1 minute ago"
+    assert ago(1000, now=1000 + 3 * 3600 + 5) == "3 hours ago"
+    assert ago(1000, now=1000 + 2 * 86400) == "2 days ago"
+    assert ago(2000, now=1000) == "just now"  # a clock set back is not "in the future"
