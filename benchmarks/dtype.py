@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-XQUAD_AR = Path("/work/shared/eval/xquad.ar.json")
+XQUAD_AR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "xquad.ar.json"
 
 
 def load_passages(n: int) -> list[str]:

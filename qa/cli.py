@@ -159,6 +159,32 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
         click.echo(_marked(c.text, *c.sentence, color=color))
 
 
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--questions", "questions_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Take the questions (by id) from this SQuAD file instead, e.g. another language.")
+@click.option("--k", default=10, show_default=True, help="How many passages to rank per question.")
+@click.option("--method", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid",
+              show_default=True, help="Retrieval to measure; the default is what `qa ask` uses.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable contract).")
+@click.pass_context
+def eval_cmd(ctx: click.Context, dataset: Path, questions_from: Path | None, k: int, method: str,
+             as_json: bool) -> None:
+    """Measure retrieval on a SQuAD-format DATASET: Recall@1/@5, MRR@10, refusals, query time."""
+    from qa.evaluate import run
+
+    report = run(dataset, questions_from, _embedder(ctx), k=k, method=method,
+                 embed_progress=_progress_bar("embedding paragraphs"),
+                 ask_progress=_progress_bar("asking"))
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+        return
+    r = report.to_json()
+    click.echo(f"{r['questions']} questions ({method}): Recall@1 {r['recall@1']:.3f}  Recall@5 {r['recall@5']:.3f}  "
+               f"MRR@10 {r['mrr@10']:.3f}  refused {r['refused']}  "
+               f"query ms p50 {r['query_ms_p50']:.1f} p95 {r['query_ms_p95']:.1f}")
+
+
 @cli.command()
 @click.option("--port", default=8501, show_default=True)
 @click.pass_context

@@ -35,8 +35,8 @@ class Passage:
 
 def _pieces(text: str, start: int, end: int, fits: Callable[[str], bool]) -> list[tuple[int, int]]:
     """Split text[start:end] into consecutive spans that fit, preferring the coarsest cut."""
-    if fits(text[start:end]):
-        return [(start, end)]
+    if end - start <= 1 or fits(text[start:end]):
+        return [(start, end)]  # a single character is as small as a passage gets
     for splitter in (sentence_spans, clause_spans, word_spans):
         units = splitter(text, start, end)
         if len(units) > 1:
@@ -70,6 +70,8 @@ def make_passages(
 
     passages = []
     for section, paragraph in article.sections():
+        if count_tokens(section) > max_tokens // 4:
+            section = ""  # a "heading" this long would crowd out the text it heads
 
         def fits(text: str, section: str = section) -> bool:
             # The subheading is read along with the passage, so it shares the budget.

@@ -1,23 +1,43 @@
-"""Question -> ranked Hits: dense passage search, refined by each passage's best sentence."""
+"""Question -> ranked Hits: dense search corrected for language bias, fused with BM25 evidence.
+
+A passage's score is built from three pieces, each measured on XQuAD (docs/retrieval.md):
+  dense     mean(cosine(question, passage), cosine(question, its best sentence));
+  language  minus the question's similarity to the mean passage of that passage's language,
+            relative to the mean of all passages: the model prefers passages in the question's
+            language whatever they say, and this removes exactly that preference. In a
+            one-language collection it is a constant and changes nothing;
+  lexical   for passages in the question's language only, LEXICAL_WEIGHT x the idf-weighted
+            share of the question's terms that the passage holds, minus the share that the
+            second-best passage holds: what counts is standing out, so that many weak matches
+            in the question's language cannot push down the right passage in another language.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from qa.embedder import Embedder
 from qa.index import Index
+from qa.lexical import LexicalIndex
 from qa.passages import Passage
+from qa.text import script
 
-# How many passages the first, dense stage hands to re-scoring.
+# How many passages each first stage (dense, lexical) hands to re-scoring.
 CANDIDATES = 100
 # A follow-up this short ("and when did it end?") leans on the previous question: its vector
 # is added at this weight, so the topic carries over while the new question still leads.
 FOLLOW_UP_MAX_WORDS = 6
 CONTEXT_WEIGHT = 0.5
+# Weight of the lexical share (0..1) against cosines; chosen on the XQuAD dev split.
+LEXICAL_WEIGHT = 0.1
+# A language's mean passage is shrunk toward the mean of all passages as if this many average
+# passages were added: with only a handful of passages in a language, their mean is their
+# topic rather than their language.
+LANGUAGE_PRIOR_PASSAGES = 10.0
+METHODS = ("hybrid", "dense", "lexical")
 
 
 @dataclass(frozen=True)
@@ -28,35 +48,57 @@ class Hit:
     dense: float  # cosine(question, passage)
     sentence: tuple[int, int]  # the best-answering sentence, offsets relative to passage.text
     sentence_score: float  # cosine(question, that sentence)
+    lexical: float = 0.0  # idf-weighted share of the question's terms in the passage (same language)
+    cross_lingual: bool = False  # the passage is not in the question's language
+
+
+def language_offsets(vectors: np.ndarray, langs: np.ndarray, prior: float = LANGUAGE_PRIOR_PASSAGES) -> np.ndarray:
+    """Per passage: its language's (shrunk) mean vector minus the mean of all passages."""
+    offsets = np.zeros_like(vectors)
+    if not len(vectors):
+        return offsets
+    mean = vectors.mean(0)
+    for lang in np.unique(langs):
+        mask = langs == lang
+        lang_mean = (vectors[mask].sum(0) + prior * mean) / (mask.sum() + prior)
+        offsets[mask] = lang_mean - mean
+    return offsets
 
 
 class Retriever:
     """Searches one loaded index with the embedder that built it."""
 
-    def __init__(self, index: Index, embedder: Embedder) -> None:
+    def __init__(self, index: Index, embedder: Embedder, method: str = "hybrid") -> None:
+        """`method`: "hybrid" (the default everywhere), or "dense" / "lexical" for comparisons."""
         index.check_model(embedder)
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+        self.method = method
         self.index = index
         self.embedder = embedder
-
-    def _candidates(self, query: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        total = self.index.vectors.ntotal if allowed is None else len(allowed)
-        n = min(CANDIDATES, total)
-        if n == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        scores, rows = self.index.vectors.search(query[None, :], n, params=params)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+        self.vectors = index.passage_vectors()
+        self.langs = np.array([p.lang for p in index.passages])
+        langs = sorted(set(self.langs.tolist()))
+        offsets = language_offsets(self.vectors, self.langs)
+        # One offset vector per language: the correction is q . offset[lang(p)].
+        self._lang_of = np.array([langs.index(x) for x in self.langs], dtype=np.int64)
+        self._lang_offsets = np.array(
+            [offsets[self.langs == x][0] for x in langs], dtype=np.float32
+        ).reshape(len(langs), -1)
+        self._langs = langs
+        self.lexical = LexicalIndex([p.text for p in index.passages])
 
     def embed_question(self, question: str, context: str | None = None) -> np.ndarray:
         """The question's vector; a short follow-up borrows the topic of `context`."""
-        if not context or len(question.split()) > FOLLOW_UP_MAX_WORDS:
+        if not self._is_follow_up(question, context):
             return self.embedder.embed([question], "query")[0]
         own, previous = self.embedder.embed([question, context], "query")
         query = own + CONTEXT_WEIGHT * previous
         return query / np.linalg.norm(query)
+
+    @staticmethod
+    def _is_follow_up(question: str, context: str | None) -> bool:
+        return bool(context) and len(question.split()) <= FOLLOW_UP_MAX_WORDS
 
     def search(
         self,
@@ -71,28 +113,50 @@ class Retriever:
         a conversation, used when `question` is a short follow-up.
         """
         query = self.embed_question(question, context)
-        allowed = None
+        n = len(self.index.passages)
+        allowed = np.ones(n, bool)
         if articles is not None:
             wanted = set(articles)
-            allowed = np.array(
-                [i for i, p in enumerate(self.index.passages) if p.article in wanted], dtype=np.int64
-            )
-        rows, dense = self._candidates(query, allowed)
+            allowed = np.array([p.article in wanted for p in self.index.passages], dtype=bool)
+        if not allowed.any():
+            return []
+        dense = self.vectors @ query
+        shifted = dense - (self._lang_offsets @ query)[self._lang_of]
+
+        words = f"{context} {question}" if self._is_follow_up(question, context) else question
+        same = self.langs == script(question)
+        bm25, coverage = self.lexical.scores(words)
+        if self.method == "lexical":
+            shifted = np.where(allowed, bm25, -np.inf)
+        coverage = np.where(same & allowed, coverage, 0.0)
+        # The share that a passage which does not answer still reaches: the runner-up's.
+        runner_up = float(np.sort(coverage[same & allowed])[-2]) if (same & allowed).sum() > 1 else 0.0
+
+        rows = np.flatnonzero(allowed)
+        top = rows[np.argsort(-shifted[rows], kind="stable")[:CANDIDATES]]
+        lexical_top = rows[np.argsort(-coverage[rows], kind="stable")[:CANDIDATES]]
+        lexical_top = lexical_top[coverage[lexical_top] > 0]
+        candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
+
         hits = []
-        for row, passage_score in zip(rows.tolist(), dense.tolist(), strict=True):
+        for row in candidates.tolist():
             first, last = self.index.sentence_rows[row], self.index.sentence_rows[row + 1]
             sentence_scores = self.index.sentence_vectors[first:last] @ query
             best = int(np.argmax(sentence_scores))
             best_score = float(sentence_scores[best])
             passage = self.index.passages[row]
+            lexical = float(coverage[row])
+            language_bias = float(dense[row] - shifted[row])
+            score = (float(dense[row]) + best_score) / 2 - language_bias
+            if same[row] and self.method == "hybrid":
+                score += LEXICAL_WEIGHT * (lexical - runner_up)
+            elif self.method == "lexical":
+                score = float(bm25[row])
             hits.append(
                 Hit(
-                    passage=passage,
-                    row=row,
-                    score=(passage_score + best_score) / 2,
-                    dense=passage_score,
-                    sentence=passage.sentences[best],
-                    sentence_score=best_score,
+                    passage=passage, row=row, score=score, dense=float(dense[row]),
+                    sentence=passage.sentences[best], sentence_score=best_score,
+                    lexical=lexical, cross_lingual=not same[row],
                 )
             )
         hits.sort(key=lambda h: h.score, reverse=True)

@@ -82,3 +82,54 @@ def test_fake_model_finds_the_paragraph_sharing_words(project, fake_embedder):
     top = retriever.search("متى تفتح المكتبة أبوابها؟", k=1)[0]
     assert top.passage.article == "seeds/003_library.txt"
     assert top.passage.text[slice(*top.sentence)].startswith("وتفتح المكتبة")
+
+
+def test_language_offsets_vanish_in_a_one_language_collection():
+    from qa.retrieve import language_offsets
+
+    rng = np.random.default_rng(3)
+    vectors = unit(rng, 50, 32)
+    assert np.abs(language_offsets(vectors, np.array(["ar"] * 50))).max() < 1e-6
+    langs = np.array(["ar"] * 25 + ["en"] * 25)
+    vectors[25:] += 0.5  # a shared "English" direction
+    offsets = language_offsets(vectors, langs, prior=0)
+    # Removing it puts both languages' mean similarity to any question on one level.
+    q = unit(rng, 1, 32)[0]
+    shifted = vectors @ q - offsets @ q
+    assert shifted[:25].mean() == pytest.approx(shifted[25:].mean(), abs=1e-5)
+
+
+def test_language_bias_is_corrected_in_a_mixed_collection():
+    """The question's own language must not win just by being its language."""
+    dim = 32
+    topic, other, english = np.eye(dim, dtype=np.float32)[:3]
+    n = 20
+    # Arabic passage 0 is on the question's topic; English passages share only the language.
+    ar = np.array([topic + 0.2 * other] + [other] * (n - 1))
+    en = np.array([other + 1.2 * english] * n)
+    vectors = np.concatenate([ar, en])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    passages = [
+        Passage(f"seeds/{i}.txt", "t", 1, 0, 1, "x", "ar" if i < n else "en", ((0, 1),)) for i in range(2 * n)
+    ]
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(vectors)
+    index = Index(Path("."), "random", "r", dim, Settings(), 0.0, {}, {}, passages, flat,
+                  vectors.copy(), np.arange(2 * n + 1))
+    query = topic + 1.5 * english
+    query /= np.linalg.norm(query)
+    assert int(np.argmax(vectors @ query)) >= n  # raw cosine prefers an English passage
+    top = Retriever(index, FixedQuery(query)).search("the question", k=1)[0]
+    assert top.row == 0 and top.cross_lingual
+
+
+def test_lexical_evidence_lifts_the_passage_holding_the_question_words(project, fake_embedder):
+    from qa.index import load_index
+
+    update_index(project / "seeds", project / "embeddings", fake_embedder)
+    index = load_index(project / "embeddings")
+    hybrid = Retriever(index, fake_embedder).search("كم سعر تمر الخلاص؟", k=3)
+    dense = Retriever(index, fake_embedder, method="dense").search("كم سعر تمر الخلاص؟", k=3)
+    assert "الخلاص" in hybrid[0].passage.text and hybrid[0].lexical > 0
+    assert hybrid[0].score > [h for h in dense if h.row == hybrid[0].row][0].score
+    assert all(h.lexical == 0 for h in dense if h.passage.lang != "ar")
