@@ -53,7 +53,9 @@ def _embedder(ctx: click.Context):
 
 
 def _progress_bar(label: str):
-    """A click progress bar driven by (done, total) callbacks; silent when stderr is not a tty."""
+    """A click progress bar driven by (done, total) callbacks; None when stderr is not a tty."""
+    if not sys.stderr.isatty():
+        return None
     state: dict = {}
 
     def update(done: int, total: int) -> None:

@@ -105,7 +105,10 @@ class SentenceTransformerEmbedder:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar per start
 
         self.name = model or default_model()
         folder = _local_folder(self.name, progress)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+import faiss
 import numpy as np
 
 from qa.embedder import Embedder
@@ -88,6 +89,25 @@ class Retriever:
         self._langs = langs
         self.lexical = LexicalIndex([p.text for p in index.passages])
 
+    def _dense(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere.
+
+        The language correction shifts a whole language by one constant, so the best
+        passages after correction are among the best of each language before it.
+        """
+        dense = np.full(len(self.langs), -np.inf, dtype=np.float32)
+        for lang in range(len(self._langs)):
+            ids = np.flatnonzero(allowed & (self._lang_of == lang))
+            if not len(ids):
+                continue
+            params = None if len(ids) == len(allowed) else faiss.SearchParameters(
+                sel=faiss.IDSelectorBatch(ids.astype(np.int64))
+            )
+            scores, rows = self.index.vectors.search(query[None, :], min(CANDIDATES, len(ids)), params=params)
+            found = rows[0] >= 0
+            dense[rows[0][found]] = scores[0][found]
+        return dense
+
     def embed_question(self, question: str, context: str | None = None) -> np.ndarray:
         """The question's vector; a short follow-up borrows the topic of `context`."""
         if not self._is_follow_up(question, context):
@@ -120,7 +140,7 @@ class Retriever:
             allowed = np.array([p.article in wanted for p in self.index.passages], dtype=bool)
         if not allowed.any():
             return []
-        dense = self.vectors @ query
+        dense = self._dense(query, allowed)
         shifted = dense - (self._lang_offsets @ query)[self._lang_of]
 
         words = f"{context} {question}" if self._is_follow_up(question, context) else question
@@ -132,8 +152,9 @@ class Retriever:
         # The share that a passage which does not answer still reaches: the runner-up's.
         runner_up = float(np.sort(coverage[same & allowed])[-2]) if (same & allowed).sum() > 1 else 0.0
 
-        rows = np.flatnonzero(allowed)
+        rows = np.flatnonzero(allowed & np.isfinite(shifted))
         top = rows[np.argsort(-shifted[rows], kind="stable")[:CANDIDATES]]
+        rows = np.flatnonzero(allowed)
         lexical_top = rows[np.argsort(-coverage[rows], kind="stable")[:CANDIDATES]]
         lexical_top = lexical_top[coverage[lexical_top] > 0]
         candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
@@ -145,6 +166,9 @@ class Retriever:
             best = int(np.argmax(sentence_scores))
             best_score = float(sentence_scores[best])
             passage = self.index.passages[row]
+            if not np.isfinite(dense[row]):  # a lexical-only candidate: score it densely too
+                dense[row] = self.vectors[row] @ query
+                shifted[row] = dense[row] - self._lang_offsets[self._lang_of[row]] @ query
             lexical = float(coverage[row])
             language_bias = float(dense[row] - shifted[row])
             score = (float(dense[row]) + best_score) / 2 - language_bias
