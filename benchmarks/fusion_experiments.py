@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qa.bundled_model import cache_dir  # noqa: E402
 from qa.embedder import SentenceTransformerEmbedder  # noqa: E402
 from qa.evaluate import build_index, load_squad  # noqa: E402
-from qa.lexical import LexicalIndex, terms  # noqa: E402
+from qa.lexical import LexicalIndex  # noqa: E402
 from qa.text import script  # noqa: E402
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -58,8 +58,13 @@ def collection(parts):
                 rows.append(rows[-1] + len(S[-1]))
                 L.append(p.lang)
     return {
-        "passages": P, "pid": np.array([p.article for p in P]), "V": np.array(V), "S": np.concatenate(S),
-        "rows": np.array(rows), "lang": np.array(L), "lex": LexicalIndex([p.text for p in P]),
+        "passages": P,
+        "pid": np.array([p.article for p in P]),
+        "V": np.array(V),
+        "S": np.concatenate(S),
+        "rows": np.array(rows),
+        "lang": np.array(L),
+        "lex": LexicalIndex([p.text for p in P]),
     }
 
 
@@ -101,15 +106,19 @@ def metrics(score, gold_pid, C):
 
 def setup(C, qlang, qs_filter=None):
     d = data[qlang]
-    keep = np.array([qs_filter(int(q.paragraph.split("-")[0])) if qs_filter else True for q in d.questions])
+    keep = np.array(
+        [qs_filter(int(q.paragraph.split("-")[0])) if qs_filter else True for q in d.questions]
+    )
     Q = qvec[qlang][keep]
     texts = [q.text for q, k in zip(d.questions, keep) if k]
     gold = np.array([q.paragraph for q, k in zip(d.questions, keep) if k])
     art = np.array([int(q.paragraph.split("-")[0]) for q, k in zip(d.questions, keep) if k])
     pc, best = dense_parts(C, Q)
     bm, cov = lexical(C, texts)
-    same = (C["lang"][None, :] == np.array([script(t) for t in texts])[:, None])
-    return dict(Q=Q, texts=texts, gold=gold, dev=art < 24, pc=pc, best=best, bm=bm, cov=cov, same=same, C=C)
+    same = C["lang"][None, :] == np.array([script(t) for t in texts])[:, None]
+    return dict(
+        Q=Q, texts=texts, gold=gold, dev=art < 24, pc=pc, best=best, bm=bm, cov=cov, same=same, C=C
+    )
 
 
 def zscore(x):
@@ -134,7 +143,9 @@ def variants(s, shrink=10.0):
         out[f"centered + {w}*coverage (same lang)"] = dc + w * np.where(s["same"], s["cov"], 0)
     # What qa/retrieve.py does: the share minus the runner-up's share, same language only.
     runner_up = np.sort(np.where(s["same"], s["cov"], 0), 1)[:, -2:-1]
-    out["shipped: centered + 0.1*(coverage - runner-up)"] = dc + 0.1 * np.where(s["same"], s["cov"] - runner_up, 0)
+    out["shipped: centered + 0.1*(coverage - runner-up)"] = dc + 0.1 * np.where(
+        s["same"], s["cov"] - runner_up, 0
+    )
     for w in (0.25, 0.5):
         zl = np.where(s["same"], zscore(s["bm"]), 0)
         out[f"z(centered) + {w}*z(bm25)"] = zscore(dc) + w * zl
@@ -146,7 +157,9 @@ def report(name, s):
     for label, score in variants(s).items():
         dev = metrics(score[s["dev"]], s["gold"][s["dev"]], s["C"])
         test = metrics(score[~s["dev"]], s["gold"][~s["dev"]], s["C"])
-        print(f"{label:42s} dev R@1 {dev[0]:.3f} R@5 {dev[1]:.3f} | test R@1 {test[0]:.3f} R@5 {test[1]:.3f}")
+        print(
+            f"{label:42s} dev R@1 {dev[0]:.3f} R@5 {dev[1]:.3f} | test R@1 {test[0]:.3f} R@5 {test[1]:.3f}"
+        )
 
 
 if __name__ == "__main__" and LANGS == ["ar"]:
@@ -175,8 +188,10 @@ def unanswerable_setup(C, lang_filter=None):
     texts = [t for t, k in zip(un_text, keep) if k]
     pc, best = dense_parts(C, Q)
     bm, cov = lexical(C, texts)
-    same = (C["lang"][None, :] == np.array([script(t) for t in texts])[:, None])
-    return dict(Q=Q, texts=texts, dev=un_dev[keep], pc=pc, best=best, bm=bm, cov=cov, same=same, C=C)
+    same = C["lang"][None, :] == np.array([script(t) for t in texts])[:, None]
+    return dict(
+        Q=Q, texts=texts, dev=un_dev[keep], pc=pc, best=best, bm=bm, cov=cov, same=same, C=C
+    )
 
 
 def top_features(s, w=0.1, shrink=10.0):
@@ -187,12 +202,22 @@ def top_features(s, w=0.1, shrink=10.0):
     fused = dc + w * cov
     top = fused.argmax(1)
     r = np.arange(len(top))
-    return {"raw": dense[r, top], "centered": dc[r, top], "coverage": cov[r, top], "fused": fused[r, top]}
+    return {
+        "raw": dense[r, top],
+        "centered": dc[r, top],
+        "coverage": cov[r, top],
+        "fused": fused[r, top],
+    }
 
 
 def no_answer_table(collections):
     qs = {"p": [1, 2, 5, 10, 50]}
     for name, s in collections:
         f = top_features(s)
-        print(f"{name:28s} " + "  ".join(
-            f"{k}: " + " ".join(f"{np.percentile(v, p):.3f}" for p in (2, 5, 10, 50, 90, 95)) for k, v in f.items()))
+        print(
+            f"{name:28s} "
+            + "  ".join(
+                f"{k}: " + " ".join(f"{np.percentile(v, p):.3f}" for p in (2, 5, 10, 50, 90, 95))
+                for k, v in f.items()
+            )
+        )

@@ -18,14 +18,19 @@ EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
 def main(same_out: str, cross_out: str) -> None:
-    ar, en = (json.loads((EVAL / f"xquad.{x}.json").read_text(encoding="utf-8")) for x in ("ar", "en"))
+    ar, en = (
+        json.loads((EVAL / f"xquad.{x}.json").read_text(encoding="utf-8")) for x in ("ar", "en")
+    )
     same, cross = [], []
     for i, (a, e) in enumerate(zip(ar["data"], en["data"], strict=True)):
         here, other = (a, e) if i % 2 == 0 else (e, a)
         same.append(here)
         cross.append(other)
     for path, data in ((same_out, same), (cross_out, cross)):
-        Path(path).write_text(json.dumps({"version": "xquad-mixed", "data": data}, ensure_ascii=False), encoding="utf-8")
+        Path(path).write_text(
+            json.dumps({"version": "xquad-mixed", "data": data}, ensure_ascii=False),
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ SAME, CROSS = DIRECTIONS[:2], DIRECTIONS[2:]
 
 def background_vectors() -> dict[str, np.ndarray]:
     """The background sentences' passage vectors by language, embedded once per model."""
-    texts = {lang: json.loads(BACKGROUND.read_text(encoding="utf-8"))[lang] for lang in ("ar", "en")}
+    texts = {
+        lang: json.loads(BACKGROUND.read_text(encoding="utf-8"))[lang] for lang in ("ar", "en")
+    }
     sha = hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
     path = cache_dir() / "background" / f"{fx.emb.fingerprint}-{sha}.npz"
     if not path.exists():
@@ -62,8 +64,11 @@ def features(s: dict, background: dict[str, np.ndarray]) -> dict[str, np.ndarray
     order = np.argsort(-score, 1)
     top, rows = order[:, 0], np.arange(len(order))
     out = {
-        "dense": dense[rows, top], "share": share[rows, top], "same": s["same"][rows, top],
-        "margin2": score[rows, top] - score[rows, order[:, 1]], "top": C["pid"][top],
+        "dense": dense[rows, top],
+        "share": share[rows, top],
+        "same": s["same"][rows, top],
+        "margin2": score[rows, top] - score[rows, order[:, 1]],
+        "top": C["pid"][top],
     }
     top_lang = C["lang"][top]
     for k in (1, 10, 40):
@@ -73,35 +78,60 @@ def features(s: dict, background: dict[str, np.ndarray]) -> dict[str, np.ndarray
 
 
 CONFIDENCES = {
-    "shipped: dense + 0.1 share (+0.08 cross)": lambda f: f["dense"] + np.where(f["same"], 0.1 * f["share"], 0.08),
+    "shipped: dense + 0.1 share (+0.08 cross)": lambda f: (
+        f["dense"] + np.where(f["same"], 0.1 * f["share"], 0.08)
+    ),
     "dense + 0.1 share": lambda f: f["dense"] + 0.1 * f["share"],
     "dense + 0.1 share - r10": lambda f: f["dense"] + 0.1 * f["share"] - f["r10"],
     "dense + 0.1 share - r1": lambda f: f["dense"] + 0.1 * f["share"] - f["r1"],
     "dense + 0.1 share - r40": lambda f: f["dense"] + 0.1 * f["share"] - f["r40"],
-    "dense + 0.1 share - r10 + 0.5 margin2": lambda f: f["dense"] + 0.1 * f["share"] - f["r10"] + 0.5 * f["margin2"],
-    "(dense - r10) / (1 - r10) + 0.1 share": lambda f: (f["dense"] - f["r10"]) / (1 - f["r10"]) + 0.1 * f["share"],
+    "dense + 0.1 share - r10 + 0.5 margin2": lambda f: (
+        f["dense"] + 0.1 * f["share"] - f["r10"] + 0.5 * f["margin2"]
+    ),
+    "(dense - r10) / (1 - r10) + 0.1 share": lambda f: (
+        (f["dense"] - f["r10"]) / (1 - f["r10"]) + 0.1 * f["share"]
+    ),
 }
 
 
 def main() -> None:
     background = background_vectors()
     ar, en = fx.collection([("ar", lambda a: True)]), fx.collection([("en", lambda a: True)])
-    collections = {"ar→ar": (ar, "ar"), "en→en": (en, "en"), "en→ar": (ar, "en"), "ar→en": (en, "ar")}
+    collections = {
+        "ar→ar": (ar, "ar"),
+        "en→en": (en, "en"),
+        "en→ar": (ar, "en"),
+        "ar→en": (en, "ar"),
+    }
     answerable = {d: fx.setup(c, q) for d, (c, q) in collections.items()}
     unanswerable = {d: fx.unanswerable_setup(c, q) for d, (c, q) in collections.items()}
     fa = {d: features(s, background) for d, s in answerable.items()}
     fu = {d: features(s, background) for d, s in unanswerable.items()}
-    print("R@1 of the ranking these are read from (test / dev): " + "  ".join(
-        f"{d} {np.mean((fa[d]['top'] == s['gold'])[~s['dev']]):.3f} / {np.mean((fa[d]['top'] == s['gold'])[s['dev']]):.3f}"
-        for d, s in answerable.items()))
-    print(f"\nrefused, test (dev); thresholds refuse {TARGET:.1%} of the answerable dev questions they are fit on")
-    print(f"{'confidence':42s} {'fit':9s} " + " ".join(f"{'ans ' + d:>13s}" for d in DIRECTIONS)
-          + " " + " ".join(f"{'unans ' + d:>13s}" for d in DIRECTIONS))
+    print(
+        "R@1 of the ranking these are read from (test / dev): "
+        + "  ".join(
+            f"{d} {np.mean((fa[d]['top'] == s['gold'])[~s['dev']]):.3f} / {np.mean((fa[d]['top'] == s['gold'])[s['dev']]):.3f}"
+            for d, s in answerable.items()
+        )
+    )
+    print(
+        f"\nrefused, test (dev); thresholds refuse {TARGET:.1%} of the answerable dev questions they are fit on"
+    )
+    print(
+        f"{'confidence':42s} {'fit':9s} "
+        + " ".join(f"{'ans ' + d:>13s}" for d in DIRECTIONS)
+        + " "
+        + " ".join(f"{'unans ' + d:>13s}" for d in DIRECTIONS)
+    )
     for label, conf in CONFIDENCES.items():
         ca, cu = {d: conf(f) for d, f in fa.items()}, {d: conf(f) for d, f in fu.items()}
         dev_a = {d: answerable[d]["dev"] for d in DIRECTIONS}
         dev_u = {d: unanswerable[d]["dev"] for d in DIRECTIONS}
-        for fit, groups in (("pooled", [DIRECTIONS]), ("groups", [SAME, CROSS]), ("per dir.", [(d,) for d in DIRECTIONS])):
+        for fit, groups in (
+            ("pooled", [DIRECTIONS]),
+            ("groups", [SAME, CROSS]),
+            ("per dir.", [(d,) for d in DIRECTIONS]),
+        ):
             threshold = {}
             for group in groups:
                 t = float(np.quantile(np.concatenate([ca[d][dev_a[d]] for d in group]), TARGET))
@@ -111,8 +141,12 @@ def main() -> None:
                 t = threshold[d]
                 return f"{np.mean(c[d][~dev[d]] < t):6.1%} ({np.mean(c[d][dev[d]] < t):4.0%})"
 
-            print(f"{label:42s} {fit:9s} " + " ".join(f"{cell(ca, dev_a, d):>13s}" for d in DIRECTIONS)
-                  + " " + " ".join(f"{cell(cu, dev_u, d):>13s}" for d in DIRECTIONS))
+            print(
+                f"{label:42s} {fit:9s} "
+                + " ".join(f"{cell(ca, dev_a, d):>13s}" for d in DIRECTIONS)
+                + " "
+                + " ".join(f"{cell(cu, dev_u, d):>13s}" for d in DIRECTIONS)
+            )
             label = ""
 
 

@@ -30,8 +30,12 @@ def main() -> None:
     for lang in ("ar", "en"):
         started = time.perf_counter()
         data = load_squad(EVAL / f"xquad.{lang}.json")
-        index = build_index(data, embedder, progress=lambda d, t: print(f"\r{lang} {d}/{t}", end="", flush=True))
-        print(f"\n{lang}: {len(index.passages)} passages in {time.perf_counter() - started:.0f} s -> {index.directory}")
+        index = build_index(
+            data, embedder, progress=lambda d, t: print(f"\r{lang} {d}/{t}", end="", flush=True)
+        )
+        print(
+            f"\n{lang}: {len(index.passages)} passages in {time.perf_counter() - started:.0f} s -> {index.directory}"
+        )
         q = embedder.embed([x.text for x in data.questions], "query")
         np.save(out / f"questions-{embedder.fingerprint}-{lang}.npy", q)
         print(f"{lang}: {len(q)} questions embedded")

@@ -1,4 +1,4 @@
-"""Arabic-first, offline question answering over news articles, every answer cited to its paragraph."""
+"""Arabic-first, offline question answering over news, every answer cited to its paragraph."""
 
 from __future__ import annotations
 

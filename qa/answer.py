@@ -62,8 +62,13 @@ class Answer:
             "answer": self.answer,
             "citations": [
                 {
-                    "rank": c.rank, "file": c.file, "paragraph": c.paragraph, "start": c.start,
-                    "end": c.end, "score": round(c.score, 4), "text": c.text,
+                    "rank": c.rank,
+                    "file": c.file,
+                    "paragraph": c.paragraph,
+                    "start": c.start,
+                    "end": c.end,
+                    "score": round(c.score, 4),
+                    "text": c.text,
                 }
                 for c in self.citations
             ],
@@ -92,8 +97,15 @@ def clean_question(question: str) -> tuple[str, list[str]]:
 def _citation(rank: int, hit: Hit) -> Citation:
     p = hit.passage
     return Citation(
-        rank=rank, file=p.article, paragraph=p.paragraph, start=p.start, end=p.end,
-        score=hit.score, text=p.text, title=p.title, sentence=hit.sentence,
+        rank=rank,
+        file=p.article,
+        paragraph=p.paragraph,
+        start=p.start,
+        end=p.end,
+        score=hit.score,
+        text=p.text,
+        title=p.title,
+        sentence=hit.sentence,
     )
 
 
@@ -124,5 +136,9 @@ def answer_question(
     citations = [_citation(rank, hit) for rank, hit in enumerate(hits, start=1)]
     language = script(question)
     if not hits or confidence(hits[0]) < threshold:
-        return Answer(question, False, None, [], nearest=citations, notices=notices, language=language)
-    return Answer(question, True, citations[0].sentence_text, citations, notices=notices, language=language)
+        return Answer(
+            question, False, None, [], nearest=citations, notices=notices, language=language
+        )
+    return Answer(
+        question, True, citations[0].sentence_text, citations, notices=notices, language=language
+    )

@@ -30,7 +30,11 @@ _SENTENCE_END = re.compile(r"[.!?؟…:؛,،]\W*$")
 def is_heading(text: str) -> bool:
     if _MD_HEADING.match(text):
         return "\n" not in text.strip()
-    return "\n" not in text.strip() and len(text.split()) <= HEADING_MAX_WORDS and not _SENTENCE_END.search(text)
+    return (
+        "\n" not in text.strip()
+        and len(text.split()) <= HEADING_MAX_WORDS
+        and not _SENTENCE_END.search(text)
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ class Paragraph:
     start: int
     end: int
     text: str
-    dropped: str | None = None  # why it is not a passage ("title", "heading", a chrome rule), or None
+    dropped: str | None = (
+        None  # why it is not a passage ("title", "heading", a chrome rule), or None
+    )
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,13 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(raw, cp_isolation=["cp1256", "iso8859_6", "cp1252", "latin_1", "utf_16"]).best()
+    best = from_bytes(
+        raw, cp_isolation=["cp1256", "iso8859_6", "cp1252", "latin_1", "utf_16"]
+    ).best()
     if best is None:
-        raise UnreadableArticle(f"{name}: cannot tell the text encoding (not UTF-8 or Windows-1256)")
+        raise UnreadableArticle(
+            f"{name}: cannot tell the text encoding (not UTF-8 or Windows-1256)"
+        )
     text = str(best)
     if sum(c.isprintable() or c.isspace() for c in text) < 0.95 * len(text):
         raise UnreadableArticle(f"{name}: looks like a binary file, not text")
@@ -140,7 +150,11 @@ def parse_article(path: str, raw: bytes) -> Article:
         paragraphs.append(Paragraph(number, start, end, body, reason))
     # A heading-like line counts as a heading only when article text follows it.
     for i, p in enumerate(paragraphs[1:], start=1):
-        if p.dropped is None and is_heading(p.text) and any(q.dropped is None for q in paragraphs[i + 1 :]):
+        if (
+            p.dropped is None
+            and is_heading(p.text)
+            and any(q.dropped is None for q in paragraphs[i + 1 :])
+        ):
             paragraphs[i] = Paragraph(p.number, p.start, p.end, p.text, "heading")
     article = Article(
         path=path,

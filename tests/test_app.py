@@ -35,6 +35,7 @@ def fake(project: Path, monkeypatch) -> FakeEmbedder:
     monkeypatch.setenv("QA_SEEDS", str(project / "seeds"))
     monkeypatch.setenv("QA_INDEX", str(project / "embeddings"))
     monkeypatch.delenv("QA_MODEL", raising=False)
+
     def open_library(config: service.Config) -> service.Library:
         return service.Library(config, embedder, threshold=FAKE_THRESHOLD)
 
@@ -130,8 +131,11 @@ def test_english_question_is_answered_left_to_right(fake):
 @pytest.mark.parametrize(
     ("question", "reply_text", "nearest_label"),
     [
-        ("كيف أزرع الطماطم في شرفة المنزل؟", "لم أجد إجابة لهذا السؤال في المقالات.",
-         "أقرب المقاطع"),
+        (
+            "كيف أزرع الطماطم في شرفة المنزل؟",
+            "لم أجد إجابة لهذا السؤال في المقالات.",
+            "أقرب المقاطع",
+        ),
         ("What is the best recipe for cookies?", "Not found in the articles.", "Closest passages"),
     ],
 )
@@ -193,8 +197,11 @@ def test_stale_index_says_what_changed_answers_then_re_embeds(fake, project):
     at.run()
     text = sidebar_text(at)
     assert "1 new, 1 changed, 1 removed" in text
-    for line in ("new: seeds/004\\_solar\\.txt", "changed: seeds/001\\_dates\\.txt",
-                 "removed: seeds/003\\_library\\.txt"):
+    for line in (
+        "new: seeds/004\\_solar\\.txt",
+        "changed: seeds/001\\_dates\\.txt",
+        "removed: seeds/003\\_library\\.txt",
+    ):
         assert line in text
     assert any("out of date" in c.value for c in at.main.caption)
     # Still answers from what is indexed: the old price paragraph.

@@ -81,12 +81,12 @@ def test_crlf_and_bom_keep_exact_offsets():
 
 
 def test_a_short_last_line_is_text_not_a_heading():
-    article = parse_article("a.txt", "Title\n\nFirst paragraph here.\n\nThe talks ended".encode())
+    article = parse_article("a.txt", b"Title\n\nFirst paragraph here.\n\nThe talks ended")
     assert [p.dropped for p in article.paragraphs] == ["title", None, None]
 
 
 def test_title_without_blank_line_and_markdown_heading():
-    article = parse_article("a.md", "# The title\nBody starts right here.\n\nMore body.".encode())
+    article = parse_article("a.md", b"# The title\nBody starts right here.\n\nMore body.")
     assert article.title == "The title"
     assert [p.text for p in article.body] == ["Body starts right here.", "More body."]
     assert [p.number for p in article.paragraphs] == [1, 2, 3]

@@ -20,7 +20,9 @@ def run(project, monkeypatch):
     runner = CliRunner()
 
     def invoke(*args: str):
-        return runner.invoke(cli, ["--seeds", "seeds", "--index", "embeddings", *args], catch_exceptions=False)
+        return runner.invoke(
+            cli, ["--seeds", "seeds", "--index", "embeddings", *args], catch_exceptions=False
+        )
 
     return invoke
 
@@ -41,7 +43,9 @@ def test_status_exit_code_says_whether_in_sync(run, project):
     (project / "seeds/001_dates.txt").unlink()
     stale = run("status")
     assert stale.exit_code == 1
-    assert "new: seeds/009_new.txt" in stale.output and "removed: seeds/001_dates.txt" in stale.output
+    assert (
+        "new: seeds/009_new.txt" in stale.output and "removed: seeds/001_dates.txt" in stale.output
+    )
 
 
 def test_ask_json_contract(run, project):
@@ -64,7 +68,10 @@ def test_ask_prints_answer_and_marked_citation(run):
     result = run("ask", "When will the coastal road reopen?")
     assert result.exit_code == 0
     assert "[1] seeds/002_rain.md ¶3" in result.output
-    assert "**The latest news from the ministry says the road will reopen on Tuesday.**" in result.output
+    assert (
+        "**The latest news from the ministry says the road will reopen on Tuesday.**"
+        in result.output
+    )
 
 
 def test_unanswerable_question_says_so(run):
@@ -80,7 +87,9 @@ def test_unanswerable_question_says_so(run):
 def test_empty_question_is_one_line_error(run, question):
     result = run("ask", question)
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == ["error: the question is empty: type a question with at least one word"]
+    assert result.output.strip().splitlines() == [
+        "error: the question is empty: type a question with at least one word"
+    ]
 
 
 def test_very_long_question_is_truncated_with_a_notice(run):

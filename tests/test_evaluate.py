@@ -7,30 +7,66 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import cli
-from qa.evaluate import BadDataset, build_index, evaluate, load_squad, run
+from qa.errors import DatasetError
+from qa.evaluate import build_index, evaluate, load_squad, run
 from qa.retrieve import Retriever
 from tests.conftest import REPO
 
 SQUAD = {
     "version": "test",
     "data": [
-        {"title": "Dates", "paragraphs": [
-            {"context": "بدأ موسم حصاد التمور في واحة الأحساء هذا الأسبوع.",
-             "qas": [{"id": "q1", "question": "متى بدأ موسم حصاد التمور؟", "answers": []}]},
-            {"context": "ارتفع سعر الكيلوغرام من تمر الخلاص إلى عشرين ريالا.",
-             "qas": [{"id": "q2", "question": "كم سعر تمر الخلاص؟", "answers": []}]},
-        ]},
-        {"title": "Rain", "paragraphs": [
-            {"context": "Heavy rain flooded the coastal road near Alexandria on Sunday.",
-             "qas": [{"id": "q3", "question": "Which road did the rain flood?", "answers": []}]},
-        ]},
+        {
+            "title": "Dates",
+            "paragraphs": [
+                {
+                    "context": "بدأ موسم حصاد التمور في واحة الأحساء هذا الأسبوع.",
+                    "qas": [{"id": "q1", "question": "متى بدأ موسم حصاد التمور؟", "answers": []}],
+                },
+                {
+                    "context": "ارتفع سعر الكيلوغرام من تمر الخلاص إلى عشرين ريالا.",
+                    "qas": [{"id": "q2", "question": "كم سعر تمر الخلاص؟", "answers": []}],
+                },
+            ],
+        },
+        {
+            "title": "Rain",
+            "paragraphs": [
+                {
+                    "context": "Heavy rain flooded the coastal road near Alexandria on Sunday.",
+                    "qas": [
+                        {"id": "q3", "question": "Which road did the rain flood?", "answers": []}
+                    ],
+                },
+            ],
+        },
     ],
 }
-OTHER = {"data": [{"title": "x", "paragraphs": [{"context": "", "qas": [
-    {"id": "q3", "question": "أي طريق أغرقته الأمطار الغزيرة قرب الإسكندرية؟", "answers": []},
-    {"id": "nope", "question": "How do I bake bread?", "answers": [], "is_impossible": True},
-    {"id": "unknown", "question": "not in the data set", "answers": []},
-]}]}]}
+OTHER = {
+    "data": [
+        {
+            "title": "x",
+            "paragraphs": [
+                {
+                    "context": "",
+                    "qas": [
+                        {
+                            "id": "q3",
+                            "question": "أي طريق أغرقته الأمطار الغزيرة قرب الإسكندرية؟",
+                            "answers": [],
+                        },
+                        {
+                            "id": "nope",
+                            "question": "How do I bake bread?",
+                            "answers": [],
+                            "is_impossible": True,
+                        },
+                        {"id": "unknown", "question": "not in the data set", "answers": []},
+                    ],
+                }
+            ],
+        }
+    ]
+}
 
 
 @pytest.fixture
@@ -52,7 +88,7 @@ def test_questions_from_another_file_keep_their_paragraph(files):
 def test_a_file_that_is_not_squad_is_refused(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"rows": []}', encoding="utf-8")
-    with pytest.raises(BadDataset, match="SQuAD"):
+    with pytest.raises(DatasetError, match="SQuAD"):
         load_squad(bad)
 
 
@@ -81,7 +117,15 @@ def test_cli_eval_prints_the_json_contract(files, fake_embedder, monkeypatch):
     result = CliRunner().invoke(cli, ["eval", str(files[0]), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert list(report) == ["questions", "recall@1", "recall@5", "mrr@10", "refused", "query_ms_p50", "query_ms_p95"]
+    assert list(report) == [
+        "questions",
+        "recall@1",
+        "recall@5",
+        "mrr@10",
+        "refused",
+        "query_ms_p50",
+        "query_ms_p95",
+    ]
     assert report["questions"] == 3 and report["recall@1"] == 1.0
 
 

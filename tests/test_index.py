@@ -17,7 +17,11 @@ def test_first_build_embeds_every_article(project, fake_embedder):
     report = build(project, fake_embedder)
     assert (len(report.changes.added), report.changes.unchanged) == (3, [])
     index = load_index(project / "embeddings")
-    assert sorted(index.articles) == ["seeds/001_dates.txt", "seeds/002_rain.md", "seeds/003_library.txt"]
+    assert sorted(index.articles) == [
+        "seeds/001_dates.txt",
+        "seeds/002_rain.md",
+        "seeds/003_library.txt",
+    ]
     assert index.vectors.ntotal == len(index.passages) == report.passages_embedded == 6
     assert (index.model, index.fingerprint, index.dim) == ("fake-bow", "fake0001", 256)
     for p in index.passages:
@@ -34,15 +38,23 @@ def test_update_embeds_only_what_changed(project, fake_embedder):
         "# Rain\n\nThe coastal road reopened on Wednesday after the floods.\n", encoding="utf-8"
     )
     (project / "seeds/003_library.txt").unlink()
-    (project / "seeds/004_new.txt").write_text("عنوان\n\nافتتح متحف جديد للفنون اليوم.\n", encoding="utf-8")
+    (project / "seeds/004_new.txt").write_text(
+        "عنوان\n\nافتتح متحف جديد للفنون اليوم.\n", encoding="utf-8"
+    )
     embedder = FakeEmbedder()
     report = build(project, embedder)
     c = report.changes
     assert (c.added, c.changed, c.removed, c.unchanged) == (
-        ["seeds/004_new.txt"], ["seeds/002_rain.md"], ["seeds/003_library.txt"], ["seeds/001_dates.txt"]
+        ["seeds/004_new.txt"],
+        ["seeds/002_rain.md"],
+        ["seeds/003_library.txt"],
+        ["seeds/001_dates.txt"],
     )
     assert sorted(embedder.embedded) == sorted(
-        ["The coastal road reopened on Wednesday after the floods.", "افتتح متحف جديد للفنون اليوم."]
+        [
+            "The coastal road reopened on Wednesday after the floods.",
+            "افتتح متحف جديد للفنون اليوم.",
+        ]
     )
     after = load_index(project / "embeddings")
     assert not any(p.article == "seeds/003_library.txt" for p in after.passages)
@@ -75,7 +87,9 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_indexed(project, fake
     assert any("empty.txt: the file is empty" in w for w in report.warnings)
     index = load_index(project / "embeddings")
     assert len(index.articles) == 3 and set(index.skipped) == {
-        "seeds/empty.txt", "seeds/image.txt", "seeds/chrome_only.txt"
+        "seeds/empty.txt",
+        "seeds/image.txt",
+        "seeds/chrome_only.txt",
     }
     # Skipped files do not make the index look stale forever.
     assert diff(index, scan_seeds(project / "seeds")).in_sync

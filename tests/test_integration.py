@@ -28,7 +28,10 @@ def retriever(tmp_path_factory, real_embedder):
 
 @pytest.mark.parametrize(
     "question",
-    ["In which year was the four-party alliance against ISIS formed?", "في أي عام تأسس التحالف الرباعي؟"],
+    [
+        "In which year was the four-party alliance against ISIS formed?",
+        "في أي عام تأسس التحالف الرباعي؟",
+    ],
 )
 def test_founding_year_is_cited_first_in_arabic_and_english(retriever, question):
     answer = answer_question(retriever, question)
@@ -57,7 +60,8 @@ def test_editing_one_article_re_embeds_only_that_article(tmp_path, real_embedder
     seeds.mkdir()
     (seeds / SEED.name).write_bytes(SEED.read_bytes())
     (seeds / "en.txt").write_text(
-        "Rain closes the coastal road\n\nHeavy rain closed the coastal road on Sunday.\n", encoding="utf-8"
+        "Rain closes the coastal road\n\nHeavy rain closed the coastal road on Sunday.\n",
+        encoding="utf-8",
     )
     first = update_index(seeds, tmp_path / "embeddings", real_embedder)
     assert len(first.changes.added) == 2
@@ -65,7 +69,9 @@ def test_editing_one_article_re_embeds_only_that_article(tmp_path, real_embedder
         "Rain closes the coastal road\n\nThe coastal road reopened on Tuesday.\n", encoding="utf-8"
     )
     second = update_index(seeds, tmp_path / "embeddings", real_embedder)
-    assert second.changes.changed == ["seeds/en.txt"] and second.changes.unchanged == [f"seeds/{SEED.name}"]
+    assert second.changes.changed == ["seeds/en.txt"] and second.changes.unchanged == [
+        f"seeds/{SEED.name}"
+    ]
     assert second.passages_embedded == 1
     retriever = Retriever(load_index(tmp_path / "embeddings"), real_embedder)
     top = retriever.search("When did the coastal road reopen?", k=1)[0]

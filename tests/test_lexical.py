@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from qa.lexical import LexicalIndex, term, terms
@@ -19,13 +18,19 @@ def test_function_words_are_not_terms():
 
 
 def test_scores_match_a_brute_force_coverage():
-    texts = ["تأسس التحالف الرباعي في سبتمبر/أيلول 2015", "Heavy rain flooded the road", "افتتاح مكتبة جديدة"]
+    texts = [
+        "تأسس التحالف الرباعي في سبتمبر/أيلول 2015",
+        "Heavy rain flooded the road",
+        "افتتاح مكتبة جديدة",
+    ]
     index = LexicalIndex(texts)
     bm25, coverage = index.scores("في أي عام تأسس التحالف الرباعي؟")
     q = terms("في أي عام تأسس التحالف الرباعي؟")
     idf = {t: index.idf(t) for t in q}
     expected = sum(idf[t] for t in q if t in terms(texts[0])) / sum(idf.values())
-    assert coverage[0] == pytest.approx(expected, rel=1e-5) and 0 < coverage[0] < 1  # "عام" is nowhere
+    assert (
+        coverage[0] == pytest.approx(expected, rel=1e-5) and 0 < coverage[0] < 1
+    )  # "عام" is nowhere
     assert bm25[0] > 0 and bm25[1] == bm25[2] == 0 and coverage[1] == coverage[2] == 0
 
 

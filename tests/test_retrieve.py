@@ -34,14 +34,26 @@ def unit(rng, n, dim):
 def random_index(rng, n=300, dim=32) -> Index:
     counts = rng.integers(1, 5, size=n)
     passages = [
-        Passage(f"seeds/{i % 7}.txt", "t", i, 0, 10, "x" * 10, "ar", tuple((j, j + 1) for j in range(c)))
+        Passage(
+            f"seeds/{i % 7}.txt", "t", i, 0, 10, "x" * 10, "ar", tuple((j, j + 1) for j in range(c))
+        )
         for i, c in enumerate(counts)
     ]
     vectors = faiss.IndexFlatIP(dim)
     vectors.add(unit(rng, n, dim))
     return Index(
-        Path("."), "random", "r", dim, Settings(), 0.0, {}, {}, passages, vectors,
-        unit(rng, int(counts.sum()), dim), np.concatenate([[0], np.cumsum(counts)]),
+        Path("."),
+        "random",
+        "r",
+        dim,
+        Settings(),
+        0.0,
+        {},
+        {},
+        passages,
+        vectors,
+        unit(rng, int(counts.sum()), dim),
+        np.concatenate([[0], np.cumsum(counts)]),
     )
 
 
@@ -54,7 +66,10 @@ def test_ranking_matches_a_brute_force_reference(seed):
     passage_scores = index.passage_vectors() @ query
     sentence_scores = index.sentence_vectors @ query
     best = np.array(
-        [sentence_scores[index.sentence_rows[i] : index.sentence_rows[i + 1]].max() for i in range(300)]
+        [
+            sentence_scores[index.sentence_rows[i] : index.sentence_rows[i + 1]].max()
+            for i in range(300)
+        ]
     )
     reference = (passage_scores + best) / 2
     # The dense stage keeps the top candidates by passage score; the reference does the same.
@@ -70,7 +85,9 @@ def test_ranking_matches_a_brute_force_reference(seed):
 def test_search_can_be_restricted_to_some_articles():
     rng = np.random.default_rng(5)
     index = random_index(rng)
-    hits = Retriever(index, FixedQuery(unit(rng, 1, 32)[0])).search("q", k=20, articles={"seeds/3.txt"})
+    hits = Retriever(index, FixedQuery(unit(rng, 1, 32)[0])).search(
+        "q", k=20, articles={"seeds/3.txt"}
+    )
     assert len(hits) == 20 and {h.passage.article for h in hits} == {"seeds/3.txt"}
 
 
@@ -110,12 +127,25 @@ def test_language_bias_is_corrected_in_a_mixed_collection():
     vectors = np.concatenate([ar, en])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     passages = [
-        Passage(f"seeds/{i}.txt", "t", 1, 0, 1, "x", "ar" if i < n else "en", ((0, 1),)) for i in range(2 * n)
+        Passage(f"seeds/{i}.txt", "t", 1, 0, 1, "x", "ar" if i < n else "en", ((0, 1),))
+        for i in range(2 * n)
     ]
     flat = faiss.IndexFlatIP(dim)
     flat.add(vectors)
-    index = Index(Path("."), "random", "r", dim, Settings(), 0.0, {}, {}, passages, flat,
-                  vectors.copy(), np.arange(2 * n + 1))
+    index = Index(
+        Path("."),
+        "random",
+        "r",
+        dim,
+        Settings(),
+        0.0,
+        {},
+        {},
+        passages,
+        flat,
+        vectors.copy(),
+        np.arange(2 * n + 1),
+    )
     query = topic + 1.5 * english
     query /= np.linalg.norm(query)
     assert int(np.argmax(vectors @ query)) >= n  # raw cosine prefers an English passage

@@ -54,8 +54,10 @@ def test_relevance_reads_a_score_against_the_threshold():
 
 def test_rate_never_contradicts_the_answer():
     def cited(*scores: float) -> list[Citation]:
-        return [Citation(rank, "seeds/a.txt", 2, 0, 5, score, "Text.", "Title", (0, 5))
-                for rank, score in enumerate(scores, start=1)]
+        return [
+            Citation(rank, "seeds/a.txt", 2, 0, 5, score, "Text.", "Title", (0, 5))
+            for rank, score in enumerate(scores, start=1)
+        ]
 
     # Answered on more than the score (say, a cross-language allowance): still not "weak".
     answered = Answer("q", True, "Text.", cited(0.78, 0.70), language="en")
