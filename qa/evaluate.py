@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from qa.answer import answer_question
@@ -31,6 +30,7 @@ from qa.index import (
     Settings,
     embed_passages,
     load_index,
+    new_index,
     save_index,
 )
 from qa.passages import make_passages
@@ -172,22 +172,8 @@ def build_index(
         articles[pid] = {"sha256": "", "title": title, "encoding": "utf-8", "passages": len(parts)}
         passages += parts
     passage_vectors, sentence_vectors = embed_passages(passages, embedder, settings, progress)
-    vectors = faiss.IndexFlatIP(embedder.dim)
-    vectors.add(passage_vectors)
-    counts = [len(p.sentences) for p in passages]
-    index = Index(
-        directory=directory,
-        model=embedder.name,
-        fingerprint=embedder.fingerprint,
-        dim=embedder.dim,
-        settings=settings,
-        built_at=time.time(),
-        articles=articles,
-        skipped={},
-        passages=passages,
-        vectors=vectors,
-        sentence_vectors=sentence_vectors,
-        sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    index = new_index(
+        directory, embedder, settings, articles, {}, passages, passage_vectors, sentence_vectors
     )
     save_index(index)
     return index

@@ -271,6 +271,37 @@ def save_index(index: Index) -> None:
             old.unlink(missing_ok=True)
 
 
+def new_index(
+    directory: Path,
+    embedder: Embedder,
+    settings: Settings,
+    articles: dict[str, dict],
+    skipped: dict[str, dict],
+    passages: list[Passage],
+    passage_vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+) -> Index:
+    """An in-memory index over `passages` and their vectors, stamped with `embedder`'s model."""
+    vectors = faiss.IndexFlatIP(embedder.dim)
+    if len(passage_vectors):
+        vectors.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
+    counts = [len(p.sentences) for p in passages]
+    return Index(
+        directory=directory,
+        model=embedder.name,
+        fingerprint=embedder.fingerprint,
+        dim=embedder.dim,
+        settings=settings,
+        built_at=time.time(),
+        articles=articles,
+        skipped=skipped,
+        passages=passages,
+        vectors=vectors,
+        sentence_vectors=sentence_vectors.astype(np.float32),
+        sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    )
+
+
 def embed_passages(
     passages: Sequence[Passage],
     embedder: Embedder,
@@ -386,26 +417,15 @@ def update_index(
                     old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]]
                 )
     dim = embedder.dim
-    vectors = faiss.IndexFlatIP(dim)
-    if passages:
-        vectors.add(np.concatenate(vector_parts).astype(np.float32))
-    sentence_vectors = (
-        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32)
-    )
-    counts = [len(p.sentences) for p in passages]
-    index = Index(
-        directory=directory,
-        model=embedder.name,
-        fingerprint=embedder.fingerprint,
-        dim=dim,
-        settings=settings,
-        built_at=time.time(),
-        articles=articles,
-        skipped=skipped,
-        passages=passages,
-        vectors=vectors,
-        sentence_vectors=sentence_vectors,
-        sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+    index = new_index(
+        directory,
+        embedder,
+        settings,
+        articles,
+        skipped,
+        passages,
+        np.concatenate(vector_parts) if vector_parts else np.zeros((0, dim), np.float32),
+        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32),
     )
     if not articles:
         raise SeedsMissing(
