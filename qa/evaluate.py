@@ -1,7 +1,7 @@
 """SQuAD-format sets -> paragraph-level Recall@1/@5, MRR@10, refusals and query time.
 
 Each paragraph of the set becomes a one-paragraph article in a throwaway index, kept under
-the cache folder by (model fingerprint, set hash) so a second run does not re-embed. The
+the cache folder by (model fingerprints, set hash) so a second run does not re-embed. The
 questions then go through `answer_question`, the same path as `qa ask` and the chat.
 """
 
@@ -29,6 +29,7 @@ from qa.index import (
     Progress,
     Settings,
     embed_passages,
+    embed_second,
     load_index,
     new_index,
     save_index,
@@ -149,13 +150,17 @@ def build_index(
 ) -> Index:
     """The set's paragraphs as an index, embedded once and then loaded from the cache."""
     settings = Settings(max_tokens=embedder.max_tokens)
+    second = getattr(embedder, "second", None)
     if directory is None:
-        directory = cache_dir() / "eval" / f"{embedder.fingerprint}-{dataset.sha256()}"
+        models = embedder.fingerprint + (f"-{second.fingerprint}" if second else "")
+        directory = cache_dir() / "eval" / f"{models}-{dataset.sha256()}"
     try:
         index = load_index(directory)
+        stamp = None if second is None else {"name": second.name, "fingerprint": second.fingerprint}
         if (
             index.model == embedder.name
             and index.fingerprint == embedder.fingerprint
+            and index.second == stamp
             and index.settings == settings
         ):
             return index
@@ -173,7 +178,15 @@ def build_index(
         passages += parts
     passage_vectors, sentence_vectors = embed_passages(passages, embedder, settings, progress)
     index = new_index(
-        directory, embedder, settings, articles, {}, passages, passage_vectors, sentence_vectors
+        directory,
+        embedder,
+        settings,
+        articles,
+        {},
+        passages,
+        passage_vectors,
+        sentence_vectors,
+        embed_second(passages, embedder, settings),
     )
     save_index(index)
     return index

@@ -4,6 +4,9 @@ Layout of the index folder:
   manifest.json        model + weights fingerprint, settings, articles (path, sha256), rows
   passages-<gen>.faiss inner-product index over the L2-normalized passage vectors
   sentences-<gen>.npy  one vector per sentence of every passage (answer highlighting, ranking)
+  second-passages-<gen>.npy, second-sentences-<gen>.npy
+                       the same rows by the embedder's second encoder, when it has one
+                       (cross-language ranking; qa/crosslingual.py)
 
 An update writes new `<gen>` files beside the old ones and then replaces manifest.json in one
 atomic rename: a crash or Ctrl-C at any moment leaves the previous index whole and usable.
@@ -35,8 +38,9 @@ from qa.errors import (
 )
 from qa.passages import Passage, make_passages
 
-FORMAT = 1
+FORMAT = 1  # the "second" key is optional: indexes without it still load
 MANIFEST = "manifest.json"
+SECOND_ROLES = ("second_passages", "second_sentences")
 EMBED_BATCH = 64
 
 Progress = Callable[[int, int], None]  # (done, total) passages embedded
@@ -66,6 +70,11 @@ class Index:
     sentence_rows: (
         np.ndarray
     )  # passage i owns sentence_vectors[sentence_rows[i]:sentence_rows[i+1]]
+    # The second encoder ({"name", "fingerprint"}) and its vectors, row for row as above; None
+    # when the embedder had none (or the index predates it).
+    second: dict | None = None
+    second_passages: np.ndarray | None = None
+    second_sentences: np.ndarray | None = None
 
     def passage_vectors(self) -> np.ndarray:
         return (
@@ -74,8 +83,12 @@ class Index:
             else (np.zeros((0, self.dim), dtype=np.float32))
         )
 
-    def check_model(self, embedder: Embedder) -> None:
-        """Refuse to mix vectors of two models in one index."""
+    def check_model(self, embedder: Embedder, updating: bool = False) -> None:
+        """Refuse to mix vectors of two models in one index.
+
+        A second encoder on one side only is refused when `updating` (the new rows would have
+        vectors the old ones lack, or the reverse); searching just skips the cross-language term.
+        """
         if (self.model, self.fingerprint) != (embedder.name, embedder.fingerprint):
             raise ModelMismatch(
                 f"the index in {self.directory} was made by {self.model} "
@@ -83,6 +96,25 @@ class Index:
                 f"not by {embedder.name} (weights {embedder.fingerprint}); "
                 "run `qa index --rebuild` to re-embed everything with the new model"
             )
+        second = _second_stamp(embedder)
+        if self.second == second or (not updating and None in (self.second, second)):
+            return
+        raise ModelMismatch(
+            f"the index in {self.directory} was made with "
+            f"{_describe(self.second)}, not with {_describe(second)}; "
+            "run `qa index --rebuild` to re-embed everything with the new model"
+        )
+
+
+def _second_stamp(embedder: Embedder) -> dict | None:
+    second = getattr(embedder, "second", None)
+    return None if second is None else {"name": second.name, "fingerprint": second.fingerprint}
+
+
+def _describe(second: dict | None) -> str:
+    if second is None:
+        return "no second encoder"
+    return f"second encoder {second['name']} (weights {second['fingerprint']})"
 
 
 @dataclass
@@ -165,7 +197,8 @@ def load_index(directory: Path) -> Index:
         if m.get("format") != FORMAT:
             raise ValueError(f"format {m.get('format')!r}, expected {FORMAT}")
         files = m["files"]
-        for role in ("passages", "sentences"):
+        second = m.get("second")  # absent in indexes made before the second encoder
+        for role in ("passages", "sentences") + (SECOND_ROLES if second else ()):
             if _sha256(directory / files[role]) != files[role + "_sha256"]:
                 raise ValueError(f"{files[role]} does not match its checksum")
         vectors = faiss.read_index(str(directory / files["passages"]))
@@ -193,6 +226,20 @@ def load_index(directory: Path) -> Index:
             len(sentence_vectors) and sentence_vectors.shape[1] != m["dim"]
         ):
             raise ValueError("vector dimension does not match the manifest")
+        second_passages = second_sentences = None
+        if second:
+            second_passages, second_sentences = (
+                np.load(directory / files[role], allow_pickle=False).astype(np.float32)
+                for role in SECOND_ROLES
+            )
+            if (
+                second_passages.ndim != 2
+                or second_sentences.ndim != 2
+                or len(second_passages) != len(passages)
+                or len(second_sentences) != sentence_rows[-1]
+                or second_passages.shape[1] != second_sentences.shape[1]
+            ):
+                raise ValueError("the second encoder's vectors do not match the manifest")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexDamaged(
             f"the index in {directory} is damaged ({exc}); run `qa index --rebuild` to rebuild it"
@@ -210,6 +257,9 @@ def load_index(directory: Path) -> Index:
         vectors=vectors,
         sentence_vectors=sentence_vectors.astype(np.float32),
         sentence_rows=sentence_rows,
+        second=second,
+        second_passages=second_passages,
+        second_sentences=second_sentences,
     )
 
 
@@ -232,18 +282,29 @@ def save_index(index: Index) -> None:
     files = {"passages": f"passages-{gen}.faiss", "sentences": f"sentences-{gen}.npy"}
     _write_atomic(directory / files["passages"], lambda p: faiss.write_index(index.vectors, str(p)))
 
-    def write_sentences(p: Path) -> None:
-        with p.open("wb") as fh:
-            np.save(fh, index.sentence_vectors.astype(np.float32), allow_pickle=False)
+    def write_npy(array: np.ndarray) -> Callable[[Path], None]:
+        def write(p: Path) -> None:
+            with p.open("wb") as fh:
+                np.save(fh, array.astype(np.float32), allow_pickle=False)
 
-    _write_atomic(directory / files["sentences"], write_sentences)
-    for role in ("passages", "sentences"):
+        return write
+
+    _write_atomic(directory / files["sentences"], write_npy(index.sentence_vectors))
+    roles = ("passages", "sentences")
+    if index.second is not None:
+        files["second_passages"] = f"second-passages-{gen}.npy"
+        files["second_sentences"] = f"second-sentences-{gen}.npy"
+        _write_atomic(directory / files["second_passages"], write_npy(index.second_passages))
+        _write_atomic(directory / files["second_sentences"], write_npy(index.second_sentences))
+        roles += SECOND_ROLES
+    for role in roles:
         files[role + "_sha256"] = _sha256(directory / files[role])
     manifest = {
         "format": FORMAT,
         "model": index.model,
         "fingerprint": index.fingerprint,
         "dim": index.dim,
+        "second": index.second,
         "settings": asdict(index.settings),
         "built_at": index.built_at,
         "files": files,
@@ -265,7 +326,7 @@ def save_index(index: Index) -> None:
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=1)
     _write_atomic(directory / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
-    keep = {files["passages"], files["sentences"], MANIFEST}
+    keep = {files[role] for role in roles} | {MANIFEST}
     for old in directory.glob("*-*.*"):
         if old.name not in keep and old.suffix in (".faiss", ".npy"):
             old.unlink(missing_ok=True)
@@ -280,8 +341,16 @@ def new_index(
     passages: list[Passage],
     passage_vectors: np.ndarray,
     sentence_vectors: np.ndarray,
+    second_vectors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Index:
-    """An in-memory index over `passages` and their vectors, stamped with `embedder`'s model."""
+    """An in-memory index over `passages` and their vectors, stamped with `embedder`'s model.
+
+    `second_vectors`: (passage, sentence) vectors of the embedder's second encoder, which
+    must be given when it has one (`embed_second`).
+    """
+    second = _second_stamp(embedder)
+    if (second is None) != (second_vectors is None):
+        raise ValueError("second-encoder vectors must be given exactly when the embedder has one")
     vectors = faiss.IndexFlatIP(embedder.dim)
     if len(passage_vectors):
         vectors.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
@@ -299,6 +368,9 @@ def new_index(
         vectors=vectors,
         sentence_vectors=sentence_vectors.astype(np.float32),
         sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        second=second,
+        second_passages=None if second_vectors is None else second_vectors[0].astype(np.float32),
+        second_sentences=None if second_vectors is None else second_vectors[1].astype(np.float32),
     )
 
 
@@ -309,6 +381,28 @@ def embed_passages(
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(passage vectors, sentence vectors); a one-sentence passage reuses its passage vector."""
+    return _embed_rows(
+        passages, lambda batch: embedder.embed(batch, "passage"), embedder.dim, settings, progress
+    )
+
+
+def embed_second(
+    passages: Sequence[Passage], embedder: Embedder, settings: Settings
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The same rows as `embed_passages` by the embedder's second encoder; None without one."""
+    second = getattr(embedder, "second", None)
+    if second is None:
+        return None
+    return _embed_rows(passages, second.embed, second.dim, settings)
+
+
+def _embed_rows(
+    passages: Sequence[Passage],
+    embed: Callable[[list[str]], np.ndarray],
+    dim: int,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     texts = [p.embed_text(settings.with_title) for p in passages]
     multi = [i for i, p in enumerate(passages) if len(p.sentences) > 1]
     sentence_texts = [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
@@ -317,11 +411,11 @@ def embed_passages(
     chunks = []
     for batch_start in range(0, total, EMBED_BATCH):
         batch = (texts + sentence_texts)[batch_start : batch_start + EMBED_BATCH]
-        chunks.append(embedder.embed(batch, "passage"))
+        chunks.append(embed(batch))
         done += len(batch)
         if progress:
             progress(done, total)
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, embedder.dim), np.float32)
+    vectors = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
     passage_vectors, extra = vectors[: len(texts)], iter(vectors[len(texts) :])
     sentence_vectors = []
     for i, p in enumerate(passages):
@@ -329,7 +423,7 @@ def embed_passages(
             sentence_vectors.extend(next(extra) for _ in p.sentences)
         else:
             sentence_vectors.append(passage_vectors[i])
-    return passage_vectors, np.array(sentence_vectors, dtype=np.float32).reshape(-1, embedder.dim)
+    return passage_vectors, np.array(sentence_vectors, dtype=np.float32).reshape(-1, dim)
 
 
 def update_index(
@@ -354,7 +448,7 @@ def update_index(
         except IndexDamaged as exc:
             warnings.append(f"{exc.args[0].split(';')[0]}; rebuilding it from the articles")
         if old is not None:
-            old.check_model(embedder)
+            old.check_model(embedder, updating=True)
             if old.settings != settings:
                 raise ModelMismatch(
                     f"the index in {directory} was built with other settings ({old.settings}); "
@@ -390,9 +484,11 @@ def update_index(
 
     new_passages = [p for path in sorted(fresh) for p in fresh[path]]
     new_vectors, new_sentences = embed_passages(new_passages, embedder, settings, progress)
+    new_second = embed_second(new_passages, embedder, settings)
 
     passages: list[Passage] = []
     vector_parts, sentence_parts = [], []
+    second_parts: tuple[list, list] = ([], [])  # passage, sentence rows of the second encoder
     old_vectors = old.passage_vectors() if old is not None else None
     old_rows: dict[str, list[int]] = {}
     for i, p in enumerate(old.passages if old is not None else []):
@@ -406,6 +502,9 @@ def update_index(
             passages.extend(fresh[path])
             vector_parts.append(new_vectors[new_at : new_at + n])
             sentence_parts.append(new_sentences[new_sentence_at : new_sentence_at + n_sent])
+            if new_second is not None:
+                second_parts[0].append(new_second[0][new_at : new_at + n])
+                second_parts[1].append(new_second[1][new_sentence_at : new_sentence_at + n_sent])
             new_at += n
             new_sentence_at += n_sent
         else:
@@ -416,7 +515,20 @@ def update_index(
                 sentence_parts.append(
                     old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]]
                 )
+            if new_second is not None:  # check_model: the old index has the same encoder's rows
+                second_parts[0].append(old.second_passages[rows])
+                second_parts[1].extend(
+                    old.second_sentences[old.sentence_rows[i] : old.sentence_rows[i + 1]]
+                    for i in rows
+                )
     dim = embedder.dim
+    second_vectors = None
+    if new_second is not None:
+        second_dim = embedder.second.dim
+        second_vectors = tuple(
+            np.concatenate(parts) if parts else np.zeros((0, second_dim), np.float32)
+            for parts in second_parts
+        )
     index = new_index(
         directory,
         embedder,
@@ -426,6 +538,7 @@ def update_index(
         passages,
         np.concatenate(vector_parts) if vector_parts else np.zeros((0, dim), np.float32),
         np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32),
+        second_vectors,
     )
     if not articles:
         raise SeedsMissing(

@@ -1,6 +1,6 @@
 """Question -> ranked Hits: dense search corrected for language bias, fused with BM25 evidence.
 
-A passage's score is built from three pieces, each measured on XQuAD (docs/retrieval.md):
+A passage's score is built from these pieces, each measured on XQuAD (docs/retrieval.md):
   dense     mean(cosine(question, passage), cosine(question, its best sentence));
   language  minus the question's similarity to the mean passage of that passage's language,
             relative to the mean of all passages: the model prefers passages in the question's
@@ -9,7 +9,10 @@ A passage's score is built from three pieces, each measured on XQuAD (docs/retri
   lexical   for passages in the question's language only, LEXICAL_WEIGHT x the idf-weighted
             share of the question's terms that the passage holds, minus the share that the
             second-best passage holds: what counts is standing out, so that many weak matches
-            in the question's language cannot push down the right passage in another language.
+            in the question's language cannot push down the right passage in another language;
+  second    for passages in another language only, and only when the embedder has a second
+            encoder (qa/crosslingual.py) whose vectors the index holds: SECOND_WEIGHT x (its
+            dense score, language-corrected the same way, minus SECOND_OFFSET).
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ LEXICAL_WEIGHT = 0.1
 # topic rather than their language.
 LANGUAGE_PRIOR_PASSAGES = 10.0
 METHODS = ("hybrid", "dense", "lexical")
+# The second encoder's term on other-language passages: w x (dense - offset). Without the offset
+# the other language's passages gain a noisy extra term and pull same-language questions away
+# from their own-language answer in a mixed collection. The offset and the weight's scale come
+# from the XQuAD dev split, whose best weight is 0.1; half of it is shipped: XQuAD questions are
+# translations, which flatters an encoder trained on translation pairs, and at 0.1 the encoder
+# already overrides e5 on close calls in real news (docs/retrieval.md). 0.05 keeps two thirds
+# of the gain.
+SECOND_WEIGHT = 0.05
+SECOND_OFFSET = 0.1
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class Hit:
         0.0  # idf-weighted share of the question's terms in the passage (same language)
     )
     cross_lingual: bool = False  # the passage is not in the question's language
+    second: float | None = None  # the second encoder's corrected dense score, where it counted
 
 
 def language_offsets(
@@ -92,6 +105,16 @@ class Retriever:
         ).reshape(len(langs), -1)
         self._langs = langs
         self.lexical = LexicalIndex([p.text for p in index.passages])
+        # The second encoder counts only where the index holds its vectors (check_model has
+        # refused a different one) and the embedder can embed the question with it.
+        self.second = getattr(embedder, "second", None)
+        if index.second is None or index.second_passages is None:
+            self.second = None
+        if self.second is not None:
+            offsets = language_offsets(index.second_passages, self.langs)
+            self._second_offsets = np.array(
+                [offsets[self.langs == x][0] for x in langs], dtype=np.float32
+            ).reshape(len(langs), -1)
 
     def _dense(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere.
@@ -123,6 +146,24 @@ class Retriever:
         own, previous = self.embedder.embed([question, context], "query")
         query = own + CONTEXT_WEIGHT * previous
         return query / np.linalg.norm(query)
+
+    def embed_question_second(self, question: str, context: str | None = None) -> np.ndarray:
+        """The question's vector by the second encoder, built like `embed_question`'s."""
+        if not self._is_follow_up(question, context):
+            return self.second.embed([question])[0]
+        own, previous = self.second.embed([question, context])
+        query = own + CONTEXT_WEIGHT * previous
+        return query / np.linalg.norm(query)
+
+    def _second_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per row: mean(cosine to the passage, to its best sentence) minus the language term."""
+        index, starts = self.index, self.index.sentence_rows
+        passage = index.second_passages[rows] @ query
+        best = np.array(
+            [(index.second_sentences[starts[r] : starts[r + 1]] @ query).max() for r in rows],
+            dtype=np.float32,
+        )
+        return (passage + best) / 2 - (self._second_offsets @ query)[self._lang_of[rows]]
 
     @staticmethod
     def _is_follow_up(question: str, context: str | None) -> bool:
@@ -169,6 +210,16 @@ class Retriever:
         lexical_top = lexical_top[coverage[lexical_top] > 0]
         candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
 
+        # The second encoder: for other-language candidates only, so a question over a
+        # collection in its own language never runs it.
+        second = {}
+        other = candidates[~same[candidates]]
+        if self.second is not None and self.method == "hybrid" and len(other):
+            second_query = self.embed_question_second(question, context)
+            second = dict(
+                zip(other.tolist(), self._second_scores(second_query, other).tolist(), strict=True)
+            )
+
         hits = []
         for row in candidates.tolist():
             first, last = self.index.sentence_rows[row], self.index.sentence_rows[row + 1]
@@ -184,6 +235,8 @@ class Retriever:
             score = (float(dense[row]) + best_score) / 2 - language_bias
             if same[row] and self.method == "hybrid":
                 score += LEXICAL_WEIGHT * (lexical - runner_up)
+            elif row in second:
+                score += SECOND_WEIGHT * (second[row] - SECOND_OFFSET)
             elif self.method == "lexical":
                 score = float(bm25[row])
             hits.append(
@@ -196,6 +249,7 @@ class Retriever:
                     sentence_score=best_score,
                     lexical=lexical,
                     cross_lingual=not same[row],
+                    second=second.get(row),
                 )
             )
         hits.sort(key=lambda h: h.score, reverse=True)

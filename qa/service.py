@@ -59,6 +59,8 @@ def open_library(config: Config) -> Library:
 
     embedder = SentenceTransformerEmbedder(config.model)
     embedder.embed(["warm up"], "query")
+    if embedder.second is not None:
+        embedder.second.embed(["warm up"])
     return Library(config, embedder)
 
 

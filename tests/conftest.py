@@ -21,6 +21,7 @@ class FakeEmbedder:
     fingerprint = "fake0001"
     dim = 256
     max_tokens = 60
+    second = None  # no cross-language second encoder unless a test gives it one
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[str]]] = []
@@ -40,6 +41,30 @@ class FakeEmbedder:
     @property
     def embedded(self) -> list[str]:
         return [t for kind, texts in self.calls if kind == "passage" for t in texts]
+
+
+class FakeSecond:
+    """A stand-in second encoder: bag-of-words too, hashed differently, with its own weights."""
+
+    name = "fake-second"
+    fingerprint = "second01"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i, 0] = 0.05
+            for word in re.findall(r"\w+", normalize(text)):
+                out[i, zlib.adler32(word.encode()) % (self.dim - 1) + 1] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    @property
+    def embedded(self) -> list[str]:
+        return [t for texts in self.calls for t in texts]
 
 
 ARTICLES = {
