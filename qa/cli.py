@@ -92,7 +92,7 @@ def _progress_bar(label: str):
 @click.pass_context
 def index_cmd(ctx: click.Context, rebuild: bool) -> None:
     """Embed new and changed articles, drop removed ones; leave the rest untouched."""
-    from qa.index import update_index
+    from qa.sync import update_index
 
     report = update_index(
         ctx.obj["seeds"],
@@ -115,7 +115,8 @@ def index_cmd(ctx: click.Context, rebuild: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Say whether the index matches seeds/ (exit 0) or what is stale (exit 1)."""
-    from qa.index import diff, load_index, scan_seeds
+    from qa.index import load_index
+    from qa.sync import diff, scan_seeds
 
     index = load_index(ctx.obj["index"])
     changes = diff(index, scan_seeds(ctx.obj["seeds"]))

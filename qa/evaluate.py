@@ -21,21 +21,11 @@ from qa.answer import answer_question
 from qa.articles import Article, Paragraph
 from qa.bundled_model import cache_dir
 from qa.embedder import Embedder
-from qa.errors import DatasetError
-from qa.index import (
-    Index,
-    IndexDamaged,
-    IndexMissing,
-    Progress,
-    Settings,
-    embed_passages,
-    embed_second,
-    load_index,
-    new_index,
-    save_index,
-)
+from qa.errors import DatasetError, IndexDamaged, IndexMissing
+from qa.index import Index, Settings, load_index, new_index, save_index
 from qa.passages import make_passages
 from qa.retrieve import Retriever
+from qa.sync import Progress, embed_passages, embed_second
 
 
 @dataclass(frozen=True)

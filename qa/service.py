@@ -19,19 +19,10 @@ from pathlib import Path
 from qa.answer import NOT_FOUND_BELOW, Answer, Citation, answer_question
 from qa.embedder import Embedder, default_model
 from qa.errors import SeedsMissing
-from qa.index import (
-    MANIFEST,
-    Changes,
-    Index,
-    Progress,
-    UpdateReport,
-    diff,
-    load_index,
-    scan_seeds,
-    update_index,
-)
+from qa.index import MANIFEST, Index, load_index
 from qa.passages import Passage
 from qa.retrieve import Retriever
+from qa.sync import Changes, Progress, UpdateReport, diff, scan_seeds, update_index
 from qa.text import script
 
 

@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qa import service
-from qa.index import update_index
+from qa.sync import update_index
 from tests.conftest import SEED, FakeEmbedder
 
 APP = Path(__file__).resolve().parent.parent / "app.py"

@@ -11,9 +11,10 @@ import pytest
 
 import qa.retrieve
 from qa.errors import ModelMismatch
-from qa.index import Index, Settings, load_index, update_index
+from qa.index import Index, Settings, load_index
 from qa.passages import Passage
 from qa.retrieve import SECOND_OFFSET, SECOND_WEIGHT, Retriever, language_offsets
+from qa.sync import update_index
 from tests.conftest import FakeEmbedder, FakeSecond
 
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
-from qa.index import diff, load_index, scan_seeds, update_index
+from qa.index import load_index
+from qa.sync import diff, scan_seeds, update_index
 from tests.conftest import FakeEmbedder
 
 

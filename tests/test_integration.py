@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import answer_question
-from qa.index import load_index, update_index
+from qa.index import load_index
 from qa.retrieve import Retriever
+from qa.sync import update_index
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ import faiss
 import numpy as np
 import pytest
 
-from qa.index import Index, Settings, update_index
+from qa.index import Index, Settings
 from qa.passages import Passage
 from qa.retrieve import Retriever
+from qa.sync import update_index
 
 
 class FixedQuery:

@@ -9,9 +9,9 @@ import pytest
 
 from qa.answer import Answer, Citation
 from qa.errors import IndexMissing
-from qa.index import update_index
 from qa.passages import Passage
 from qa.service import Config, Library, Span, ago, describe, locate, rate, relevance
+from qa.sync import update_index
 
 
 def passage(paragraph: int, start: int, text: str, section: str = "", article: str = "seeds/a.txt"):
