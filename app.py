@@ -178,11 +178,7 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
                 f"Out of date with {seeds}: {service.describe(changes)}. "
                 "Answers come from the indexed version."
             )
-            for kind, paths in (
-                ("new", changes.added),
-                ("changed", changes.changed),
-                ("removed", changes.removed),
-            ):
+            for kind, paths in changes.stale.items():
                 for path in paths:
                     st.caption(f"{kind}: {label(path)}")
             if st.button("Re-embed", type="primary", icon=":material/sync:", width="stretch"):

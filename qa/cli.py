@@ -132,11 +132,7 @@ def status(ctx: click.Context) -> None:
     if changes.in_sync:
         click.echo("in sync with the articles")
         return
-    for label, paths in (
-        ("new", changes.added),
-        ("changed", changes.changed),
-        ("removed", changes.removed),
-    ):
+    for label, paths in changes.stale.items():
         for path in paths:
             click.echo(f"  {label}: {path}")
     click.echo("stale: run `qa index` to update")

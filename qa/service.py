@@ -300,15 +300,15 @@ class Library:
         threshold = NOT_FOUND_BELOW if self.threshold is None else self.threshold
         return Reply(
             answer,
-            sources=tuple(locate(c, (p for p in passages if p.article == c.file)) for c in cited),
+            sources=tuple(locate(c, passages) for c in cited),
             relevance=rate(answer, threshold),
         )
 
 
 def describe(changes: Changes) -> str:
     """ "1 new, 2 changed, 1 removed": a stale index in a few words."""
-    kinds = (("new", changes.added), ("changed", changes.changed), ("removed", changes.removed))
-    return ", ".join(f"{len(paths)} {kind}" for kind, paths in kinds if paths) or "in sync"
+    stale = changes.stale.items()
+    return ", ".join(f"{len(paths)} {kind}" for kind, paths in stale if paths) or "in sync"
 
 
 def ago(timestamp: float, now: float | None = None) -> str:

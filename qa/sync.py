@@ -42,6 +42,11 @@ class Changes:
     def in_sync(self) -> bool:
         return not (self.added or self.changed or self.removed)
 
+    @property
+    def stale(self) -> dict[str, list[str]]:
+        """What is out of date, by kind: {"new": [...], "changed": [...], "removed": [...]}."""
+        return {"new": self.added, "changed": self.changed, "removed": self.removed}
+
 
 @dataclass
 class UpdateReport:

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 
-from qa.index import Index, Settings
+from qa.index import Index, Settings, new_index
 from qa.passages import Passage
 from qa.retrieve import Retriever
 from qa.sync import update_index
@@ -32,6 +31,13 @@ def unit(rng, n, dim):
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+def in_memory(passages, vectors, sentence_vectors) -> Index:
+    """An index of the given vectors, as `qa index` would assemble it."""
+    return new_index(
+        Path("."), FixedQuery(None), Settings(), {}, {}, passages, vectors, sentence_vectors
+    )
+
+
 def random_index(rng, n=300, dim=32) -> Index:
     counts = rng.integers(1, 5, size=n)
     passages = [
@@ -40,22 +46,7 @@ def random_index(rng, n=300, dim=32) -> Index:
         )
         for i, c in enumerate(counts)
     ]
-    vectors = faiss.IndexFlatIP(dim)
-    vectors.add(unit(rng, n, dim))
-    return Index(
-        Path("."),
-        "random",
-        "r",
-        dim,
-        Settings(),
-        0.0,
-        {},
-        {},
-        passages,
-        vectors,
-        unit(rng, int(counts.sum()), dim),
-        np.concatenate([[0], np.cumsum(counts)]),
-    )
+    return in_memory(passages, unit(rng, n, dim), unit(rng, int(counts.sum()), dim))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -131,22 +122,7 @@ def test_language_bias_is_corrected_in_a_mixed_collection():
         Passage(f"seeds/{i}.txt", "t", 1, 0, 1, "x", "ar" if i < n else "en", ((0, 1),))
         for i in range(2 * n)
     ]
-    flat = faiss.IndexFlatIP(dim)
-    flat.add(vectors)
-    index = Index(
-        Path("."),
-        "random",
-        "r",
-        dim,
-        Settings(),
-        0.0,
-        {},
-        {},
-        passages,
-        flat,
-        vectors.copy(),
-        np.arange(2 * n + 1),
-    )
+    index = in_memory(passages, vectors, vectors.copy())
     query = topic + 1.5 * english
     query /= np.linalg.norm(query)
     assert int(np.argmax(vectors @ query)) >= n  # raw cosine prefers an English passage
