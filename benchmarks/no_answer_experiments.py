@@ -69,6 +69,7 @@ def features(s: dict, background: dict[str, np.ndarray]) -> dict[str, np.ndarray
         "same": s["same"][rows, top],
         "margin2": score[rows, top] - score[rows, order[:, 1]],
         "top": C["pid"][top],
+        "row": top,
     }
     top_lang = C["lang"][top]
     for k in (1, 10, 40):
