@@ -34,7 +34,8 @@ sys.argv = sys.argv[:1]
 
 import no_answer_experiments as nx  # noqa: E402
 
-from qa.answer import NOT_FOUND_BELOW  # noqa: E402
+from qa.answer import CROSS_LINGUAL_OFFSET, NOT_FOUND_BELOW  # noqa: E402
+from qa.retrieve import LEXICAL_WEIGHT  # noqa: E402
 
 fx = nx.fx
 DIRECTIONS, SAME, CROSS = nx.DIRECTIONS, nx.SAME, nx.CROSS
@@ -91,7 +92,11 @@ def hubness(fa, fu, answerable, unanswerable, collections) -> None:
         for lang in ("ar", "en")
     }
     queries["both"] = np.concatenate([queries["ar"], queries["en"]])
-    shipped = lambda f, d: f["dense"] + np.where(f["same"], 0.1 * f["share"], 0.085)  # noqa: E731
+
+    def shipped(f, d):
+        """What qa/answer.py's confidence() gives the top hit."""
+        return f["dense"] + np.where(f["same"], LEXICAL_WEIGHT * f["share"], CROSS_LINGUAL_OFFSET)
+
     print("\n== passage hubness (pseudo-queries); test refused (dev)")
     print(
         f"{'confidence':34s} {'fit':7s} "
@@ -114,7 +119,11 @@ def hubness(fa, fu, answerable, unanswerable, collections) -> None:
 
             def own(f, d, beta=beta, hub=hub):
                 h = hub[(COLLECTION[d], QUESTION[d])]
-                return f["dense"] + np.where(f["same"], 0.1 * f["share"], 0) - beta * h[f["row"]]
+                return (
+                    f["dense"]
+                    + np.where(f["same"], LEXICAL_WEIGHT * f["share"], 0)
+                    - beta * h[f["row"]]
+                )
 
             table(f"- {beta} hub(both languages, K={k})", both, fa, fu, answerable, unanswerable)
             table(f"- {beta} hub(question's lang., K={k})", own, fa, fu, answerable, unanswerable)
@@ -187,7 +196,7 @@ def agreement(fa, fu, answerable, unanswerable, collections) -> None:
         for name, s, f in (("ans", answerable[d], fa[d]), ("unans", unanswerable[d], fu[d])):
             S = use.embed(s["texts"]) @ P.T
             rank[name] = (S > S[np.arange(len(S)), f["row"]][:, None]).sum(1) + 1
-        shipped = {n: f[d]["dense"] + 0.085 for n, f in (("ans", fa), ("unans", fu))}
+        shipped = {n: f[d]["dense"] + CROSS_LINGUAL_OFFSET for n, f in (("ans", fa), ("unans", fu))}
         print(f"{d}: AUC of -rank {auc(-rank['ans'], -rank['unans']):.3f}")
         for k in (3, 10, 50):
             refused = {n: np.mean((shipped[n] < NOT_FOUND_BELOW) | (rank[n] > k)) for n in rank}
