@@ -70,8 +70,13 @@ RULES: tuple[ChromeRule, ...] = (
 
 
 def chrome_reason(paragraph: str) -> str | None:
-    """Why `paragraph` is site chrome (e.g. "view counter"), or None when it is article text."""
-    text = " ".join(paragraph.split())
+    """Why `paragraph` is site chrome (e.g. "view counter"), or None when it is article text.
+
+    Spaces are collapsed within each line but line breaks are kept, and `.` does not cross
+    them: a rule such as "© and anything after it" takes the rest of its own line, never the
+    sentence on the next line.
+    """
+    text = "\n".join(" ".join(line.split()) for line in paragraph.splitlines() if line.strip())
     if not text or len(text) > MAX_CHROME_CHARS:
         return None
     for rule in RULES:

@@ -18,15 +18,10 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-from qa.text import normalize
+from qa.text import DIACRITICS, LONE_SURROGATE, TATWEEL, normalize
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _ARABIC = re.compile("[\u0600-\u06ff]")
-# Marks and tatweel go before stemming; the full fold (ة -> ه, ى -> ي) comes after, because
-# Snowball's Arabic stemmer recognizes suffixes by ة and ى.
-_MARKS = re.compile(
-    "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]"
-)
 # و/ف glued to a word that itself starts with a prefix Snowball knows: Snowball keeps "والمدينة".
 _CONJUNCTION = re.compile("^[وف](?=(?:ال|بال|كال|لل)..)")
 
@@ -52,11 +47,15 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
 @lru_cache(maxsize=200_000)
 def term(word: str) -> str | None:
     """The search term for one word, or None for a function word."""
+    word = LONE_SURROGATE.sub("", word)  # the stemmer encodes to UTF-8, which refuses them
     folded = normalize(word)
     if folded in STOPWORDS or not folded:
         return None
     if _ARABIC.search(word):
-        light = _CONJUNCTION.sub("", _MARKS.sub("", unicodedata.normalize("NFKC", word)))
+        # Marks and tatweel go before stemming; the full fold (ة -> ه, ى -> ي) comes after,
+        # because Snowball's Arabic stemmer recognizes suffixes by ة and ى.
+        marked = DIACRITICS.sub("", unicodedata.normalize("NFKC", word)).replace(TATWEEL, "")
+        light = _CONJUNCTION.sub("", marked)
         return normalize(_stemmer("arabic").stemWord(light)) or folded
     return _stemmer("english").stemWord(folded)
 

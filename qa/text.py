@@ -10,10 +10,11 @@ import re
 import unicodedata
 
 # Harakat, Quranic marks, superscript alef: they change the look, not the word.
-_DIACRITICS = re.compile(
-    "[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]"
-)
-_TATWEEL = "\u0640"
+DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
+TATWEEL = "\u0640"
+# Half of a UTF-16 pair on its own is not a character: it cannot be encoded (the stemmer and
+# every file format need UTF-8), so search text leaves it out rather than failing on it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ARABIC_FOLD = str.maketrans(
     {
         "أ": "ا",
@@ -32,7 +33,7 @@ _ARABIC_FOLD = str.maketrans(
         # Arabic-Indic and Persian digits read as the same numbers as ASCII digits.
         **{chr(0x0660 + d): str(d) for d in range(10)},
         **{chr(0x06F0 + d): str(d) for d in range(10)},
-        _TATWEEL: None,
+        TATWEEL: None,
     }
 )
 
@@ -45,10 +46,11 @@ def normalize(text: str) -> str:
     """Fold text the way Arabic search engines do, for matching only (never for display).
 
     Hamza/alef forms become ا, ى becomes ي, ة becomes ه, diacritics and tatweel go,
-    Arabic-Indic digits become ASCII, Latin is case-folded and NFKC-normalized.
+    Arabic-Indic digits become ASCII, Latin is case-folded and NFKC-normalized; lone
+    surrogates (not characters) are left out.
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = _DIACRITICS.sub("", text)
+    text = unicodedata.normalize("NFKC", LONE_SURROGATE.sub("", text))
+    text = DIACRITICS.sub("", text)
     return text.translate(_ARABIC_FOLD).casefold()
 
 
@@ -68,9 +70,11 @@ def has_words(text: str) -> bool:
 
 # A sentence ends at . ! ? ؟ … (and ؛, which Arabic news uses between full clauses), when
 # followed by space or the end. "3.5", "U.S." and "سبتمبر/أيلول" are not ends.
-_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?؟…؛]+[\"'»”)\]]*(?=\s|$)")
+SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?؟…؛]+[\"'»”)\]]*(?=\s|$)")
 # Clause boundaries, for a sentence that alone is still too long for the model.
 _CLAUSE_END = re.compile(r"[،,;:؛]+(?=\s)")
+# Windows, Unix and old Mac line ends: a file keeps whichever it was written with.
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _spans(text: str, boundary: re.Pattern[str], start: int = 0, end: int | None = None):
@@ -81,10 +85,11 @@ def _spans(text: str, boundary: re.Pattern[str], start: int = 0, end: int | None
         pieces.append((pos, match.end()))
         pos = match.end()
     pieces.append((pos, end))
-    return [_trim(text, a, b) for a, b in pieces if text[a:b].strip()]
+    return [trim_span(text, a, b) for a, b in pieces if text[a:b].strip()]
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) narrowed so that text[start:end] has no whitespace at either end."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -99,9 +104,14 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
-    for line_start, line_end in _spans(text, re.compile(r"\n"), start, end):
-        spans.extend(_spans(text, _SENTENCE_END, line_start, line_end))
+    for line_start, line_end in line_spans(text, start, end):
+        spans.extend(_spans(text, SENTENCE_END, line_start, line_end))
     return spans
+
+
+def line_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets of the non-blank lines of text[start:end], whitespace trimmed."""
+    return _spans(text, LINE_BREAK, start, end)
 
 
 def clause_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -37,3 +37,11 @@ def test_scores_match_a_brute_force_coverage():
 def test_a_query_of_only_function_words_scores_nothing():
     bm25, coverage = LexicalIndex(["ما هو هذا"]).scores("ما هو؟")
     assert not bm25.any() and not coverage.any()
+
+
+def test_lone_surrogates_are_not_part_of_a_term():
+    assert term("\ud800") is None
+    assert term("مكتبة\udfff") == term("مكتبة")
+    assert term("lib\ud800rary") == term("library")
+    assert terms("مكتبة\ud800 \udc00library") == [term("مكتبة"), term("library")]
+    assert LexicalIndex(["\ud800 مكتبة"]).scores("مكتبة\ud800")[0][0] > 0

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from qa.text import clause_spans, has_words, normalize, script, sentence_spans
+from qa.text import (
+    clause_spans,
+    has_words,
+    line_spans,
+    normalize,
+    script,
+    sentence_spans,
+    trim_span,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,7 +47,10 @@ def test_has_words_rejects_punctuation_only():
 
 
 def test_sentence_spans_split_on_arabic_and_latin_punctuation():
-    text = "تأسس التحالف عام 2015. هل انتهى؟ نعم، انتهى فعلياً؛ لكن لم يعلن ذلك! Prices rose 3.5 percent."
+    text = (
+        "تأسس التحالف عام 2015. هل انتهى؟ نعم، انتهى فعلياً؛ لكن لم يعلن ذلك! "
+        "Prices rose 3.5 percent."
+    )
     sentences = [text[a:b] for a, b in sentence_spans(text)]
     assert sentences == [
         "تأسس التحالف عام 2015.",
@@ -66,3 +77,27 @@ def test_sentence_spans_respect_a_window():
 def test_clause_spans_split_at_arabic_comma():
     text = "بين روسيا والعراق، وإيران، ودمشق"
     assert [text[a:b] for a, b in clause_spans(text)] == ["بين روسيا والعراق،", "وإيران،", "ودمشق"]
+
+
+def test_trim_span_narrows_to_the_text():
+    text = "  \t عنوان \r\n"
+    a, b = trim_span(text, 0, len(text))
+    assert text[a:b] == "عنوان"
+    assert trim_span("   ", 0, 3)[0] == trim_span("   ", 0, 3)[1]  # blank: an empty span
+
+
+def test_line_spans_read_every_line_end():
+    text = "one\r\ntwo\rthree\n\n four \r\r\nfive"
+    assert [text[a:b] for a, b in line_spans(text)] == ["one", "two", "three", "four", "five"]
+    # Sentences end at line ends of any kind too.
+    text = "نعم\rلا"
+    assert [text[a:b] for a, b in sentence_spans(text)] == ["نعم", "لا"]
+
+
+@pytest.mark.parametrize("text", ["\ud800", "abc\udfff", "مرحبا \ud83d بكم", "\udc00\ud800"])
+def test_lone_surrogates_never_raise(text):
+    folded = normalize(text)
+    assert not any("\ud800" <= c <= "\udfff" for c in folded)
+    folded.encode("utf-8")  # what is searched can always be encoded (no error)
+    assert script(text) in ("ar", "en", "other")
+    assert has_words(text) == has_words(folded)
