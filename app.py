@@ -107,7 +107,8 @@ def show(markup: str) -> None:
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…")
 def library(seeds: str, index_dir: str, model: str) -> service.Library:
-    return service.open_library(service.Config(Path(seeds), Path(index_dir), model))
+    config = service.Config.from_env(seeds=Path(seeds), index_dir=Path(index_dir), model=model)
+    return service.open_library(config)
 
 
 def run_update(lib: service.Library, message: str, rebuild: bool = False) -> None:

@@ -6,21 +6,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from qa.errors import EmptyQuestion
-from qa.retrieve import LEXICAL_WEIGHT, Hit, Retriever
+from qa.retrieve import Hit, Retriever
 from qa.text import has_words, script
 
 # Longer questions are cut (with a notice): no real question is this long, and the model
 # reads at most 512 tokens anyway.
 MAX_QUESTION_CHARS = 1000
-# The no-answer decision reads `confidence(hit)`: the dense score (mean of passage and best
-# sentence cosines), plus LEXICAL_WEIGHT x the share of the question's terms the passage holds,
-# plus CROSS_LINGUAL_OFFSET when the passage is in another language than the question (a right
-# answer loses ~0.08 of cosine when the languages differ, and has no lexical share). Below
-# NOT_FOUND_BELOW the best passage does not answer. Both are fit on the XQuAD dev split to refuse
-# about 1.5% of answerable questions: the threshold on all of them, the offset on those whose
-# best passage is in the other language (benchmarks/per_question.py, docs/retrieval.md).
-NOT_FOUND_BELOW = 0.838
-CROSS_LINGUAL_OFFSET = 0.085
+# "Not found" is decided on the best hit's `confidence` (qa/ranking.py) against the retriever's
+# `weights.not_found_below`.
 
 NOT_FOUND = {
     "ar": "لم أجد إجابة لهذا السؤال في المقالات.",
@@ -82,6 +75,9 @@ class Answer:
 
 def clean_question(question: str) -> tuple[str, list[str]]:
     """The question as it will be searched, plus notices for the user; EmptyQuestion if blank."""
+    # Text that is not valid Unicode (lone surrogates from undecodable command-line bytes)
+    # becomes U+FFFD rather than reaching the tokenizer.
+    question = question.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     question = " ".join(question.split())
     if not has_words(question):
         raise EmptyQuestion("the question is empty: type a question with at least one word")
@@ -110,14 +106,6 @@ def _citation(rank: int, hit: Hit) -> Citation:
     )
 
 
-def confidence(hit: Hit) -> float:
-    """How sure the best hit answers, on one scale for same- and cross-language passages."""
-    dense = (hit.dense + hit.sentence_score) / 2
-    if hit.cross_lingual:
-        return dense + CROSS_LINGUAL_OFFSET
-    return dense + LEXICAL_WEIGHT * hit.lexical
-
-
 def answer_question(
     retriever: Retriever,
     question: str,
@@ -132,11 +120,11 @@ def answer_question(
     it end?") is searched in its light, so that "it" finds what it refers to.
     """
     question, notices = clean_question(question)
-    threshold = NOT_FOUND_BELOW if threshold is None else threshold
+    threshold = retriever.weights.not_found_below if threshold is None else threshold
     hits = retriever.search(question, k=k, articles=articles, context=context)
     citations = [_citation(rank, hit) for rank, hit in enumerate(hits, start=1)]
     language = script(question)
-    if not hits or confidence(hits[0]) < threshold:
+    if not hits or hits[0].confidence < threshold:
         return Answer(
             question, False, None, [], nearest=citations, notices=notices, language=language
         )

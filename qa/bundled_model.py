@@ -22,24 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.config import BUNDLED_MODEL, cache_dir
+
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
-
-BUNDLED_MODEL = "multilingual-e5-small"
 
 _SOURCE_FILE = "e5-small-q4.bin"
 _QK = 32  # values per Q4_0 block
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (_QK // 2,))])
 _F32, _Q4_0 = 0, 1  # tensor dtypes in the directory
 _CONVERT_SECONDS = 10  # rough one-off conversion time, shown to the user
-
-
-def cache_dir() -> Path:
-    """Where qa keeps derived files: ``$QA_CACHE_DIR``, else the XDG cache folder."""
-    if override := os.environ.get("QA_CACHE_DIR"):
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "qa-news"
 
 
 def bundled_model_path(progress: Callable[[str], None] | None = None) -> Path:

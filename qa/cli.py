@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
+from qa.config import Config
 from qa.errors import QAError
-
-SEEDS = Path(os.environ.get("QA_SEEDS", "seeds"))
-INDEX = Path(os.environ.get("QA_INDEX", "embeddings"))
+from qa.ranking import METHODS
 
 
 class QACommand(click.Group):
@@ -37,17 +36,15 @@ def _say(message: str) -> None:
 @click.option(
     "--seeds",
     type=click.Path(path_type=Path),
-    default=SEEDS,
-    show_default=True,
-    help="Folder of articles (.txt, .md). Env: QA_SEEDS.",
+    default=None,
+    help="Folder of articles (.txt, .md). Env: QA_SEEDS. Default: seeds.",
 )
 @click.option(
     "--index",
     "index_dir",
     type=click.Path(path_type=Path),
-    default=INDEX,
-    show_default=True,
-    help="Folder of the FAISS index. Env: QA_INDEX.",
+    default=None,
+    help="Folder of the index. Env: QA_INDEX. Default: embeddings.",
 )
 @click.option(
     "--model",
@@ -56,15 +53,15 @@ def _say(message: str) -> None:
     "Default: the bundled multilingual-e5-small.",
 )
 @click.pass_context
-def cli(ctx: click.Context, seeds: Path, index_dir: Path, model: str | None) -> None:
+def cli(ctx: click.Context, seeds: Path | None, index_dir: Path | None, model: str | None) -> None:
     """Ask questions about the news articles in seeds/; every answer cites its paragraph."""
-    ctx.obj = {"seeds": seeds, "index": index_dir, "model": model}
+    ctx.obj = Config.from_env(seeds=seeds, index_dir=index_dir, model=model)
 
 
 def _embedder(ctx: click.Context):
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.embedder import load_embedder
 
-    return SentenceTransformerEmbedder(ctx.obj["model"], progress=_say)
+    return load_embedder(ctx.obj, progress=_say)
 
 
 def _progress_bar(label: str):
@@ -95,8 +92,8 @@ def index_cmd(ctx: click.Context, rebuild: bool) -> None:
     from qa.sync import update_index
 
     report = update_index(
-        ctx.obj["seeds"],
-        ctx.obj["index"],
+        ctx.obj.seeds,
+        ctx.obj.index_dir,
         _embedder(ctx),
         rebuild=rebuild,
         progress=_progress_bar("embedding"),
@@ -118,17 +115,16 @@ def status(ctx: click.Context) -> None:
     from qa.index import load_index
     from qa.sync import diff, scan_seeds
 
-    index = load_index(ctx.obj["index"])
-    changes = diff(index, scan_seeds(ctx.obj["seeds"]))
-    click.echo(f"model: {index.model} (weights {index.fingerprint})")
-    if index.second:
-        second = index.second
-        click.echo(f"second encoder: {second['name']} (weights {second['fingerprint']})")
+    index = load_index(ctx.obj.index_dir)
+    changes = diff(index, scan_seeds(ctx.obj.seeds))
+    for name, channel in index.channels.items():
+        role = "model" if name == "main" else f"{name} encoder"
+        click.echo(f"{role}: {channel.stamp.describe()}")
     click.echo(
-        f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj['index']}"
+        f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj.index_dir}"
     )
-    for path, skipped in sorted(index.skipped.items()):
-        click.echo(f"  not indexed: {path}: {skipped['reason']}")
+    for _, skipped in sorted(index.skipped.items()):
+        click.echo(f"  not indexed: {skipped.reason}")
     if changes.in_sync:
         click.echo("in sync with the articles")
         return
@@ -172,7 +168,7 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
     from qa.retrieve import Retriever
 
     clean_question(question)  # reject an empty question before loading the model
-    index = load_index(ctx.obj["index"])
+    index = load_index(ctx.obj.index_dir)
     answer = answer_question(Retriever(index, _embedder(ctx)), question, k=k)
     for notice in answer.notices:
         click.echo(f"notice: {notice}", err=True)
@@ -200,7 +196,7 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
 @click.option("--k", default=10, show_default=True, help="How many passages to rank per question.")
 @click.option(
     "--method",
-    type=click.Choice(["hybrid", "dense", "lexical"]),
+    type=click.Choice(list(METHODS)),
     default="hybrid",
     show_default=True,
     help="Retrieval to measure; the default is what `qa ask` uses.",
@@ -223,7 +219,7 @@ def eval_cmd(
         questions_from,
         _embedder(ctx),
         k=k,
-        method=method,
+        weights=METHODS[method],
         embed_progress=_progress_bar("embedding paragraphs"),
         ask_progress=_progress_bar("asking"),
     )
@@ -247,9 +243,7 @@ def chat(ctx: click.Context, port: int) -> None:
     import subprocess
 
     app = Path(__file__).resolve().parent.parent / "app.py"
-    env = {**os.environ, "QA_SEEDS": str(ctx.obj["seeds"]), "QA_INDEX": str(ctx.obj["index"])}
-    if ctx.obj["model"]:
-        env["QA_MODEL"] = ctx.obj["model"]
+    env = {**os.environ, **ctx.obj.environ()}
     command = [
         sys.executable,
         "-m",

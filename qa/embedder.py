@@ -1,7 +1,11 @@
-"""One embedder interface over sentence-transformers, used for passages and questions alike.
+"""Encoders, and the `Embedder` that holds them: passages and questions go through the same one.
 
-The index never embeds: it is handed vectors made by an `Embedder`, so a deterministic fake
-can stand in for the model in fast tests.
+An `Encoder` is one vector model with one `embed` method; its vectors are stored in the index
+as a channel named by its `key`. The `Embedder` is the list of encoders (the first ranks
+everything) plus the main model's token counter. The index never embeds: it is handed vectors,
+so a deterministic fake (tests/fakes.py) can stand in for the models in fast tests.
+To add an encoder: give it a `key`, append it in `load_embedder`, and give it a
+`Channel` weight in qa/ranking.py; save, load, splice, check and search loop over channels.
 """
 
 from __future__ import annotations
@@ -10,53 +14,115 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
 
-from qa.bundled_model import BUNDLED_MODEL, bundled_model_path, cache_dir
-from qa.crosslingual import SecondEncoder, UniversalSentenceEncoder
+from qa.bundled_model import bundled_model_path
+from qa.config import BUNDLED_MODEL, DTYPES, Config, cache_dir, forbid_downloads
 from qa.errors import ModelUnavailable
 
-# Nothing may be downloaded at run time: make every Hugging Face library refuse the network.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 Kind = Literal["query", "passage"]
-DTYPES = ("auto", "float32", "bfloat16")
+MAIN = "main"  # the channel of the encoder that ranks everything (qa/ranking.py)
 
 
-class Embedder(Protocol):
+class Encoder(Protocol):
+    """One vector model. Its vectors are kept in the index as the channel named `key`."""
+
+    key: str
     name: str  # what the user chose, e.g. "multilingual-e5-small" or a folder
     fingerprint: str  # identifies the exact weights
     dim: int
-    max_tokens: int  # the longest input (in model tokens, prompt included) it reads whole
-    # Optional: an encoder for cross-language ranking only (qa/crosslingual.py), or None.
-    second: SecondEncoder | None
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         """L2-normalized float32 vectors, one row per text."""
         ...
+
+
+class Tokens(Protocol):
+    """How the main encoder counts its input, so passages can be cut to fit it."""
+
+    max_tokens: int  # the longest input (in model tokens, prompt included) it reads whole
 
     def count_tokens(self, text: str, kind: Kind) -> int:
         """How many model tokens `text` takes, prompt and special tokens included."""
         ...
 
 
-def default_model() -> str:
-    return os.environ.get("QA_MODEL") or BUNDLED_MODEL
+@dataclass(frozen=True)
+class EncoderStamp:
+    """Which encoder made a channel's vectors; written in the index manifest."""
+
+    name: str
+    fingerprint: str
+    dim: int
+
+    @classmethod
+    def of(cls, encoder: Encoder) -> EncoderStamp:
+        return cls(encoder.name, encoder.fingerprint, encoder.dim)
+
+    def describe(self) -> str:
+        return f"{self.name} (weights {self.fingerprint})"
 
 
-def default_second_encoder(model: str) -> SecondEncoder | None:
-    """USE multilingual beside the bundled model; `QA_SECOND_ENCODER=none` (or `use`) decides."""
-    choice = os.environ.get("QA_SECOND_ENCODER", "").strip().lower()
-    if choice not in ("", "none", "use"):
-        raise ModelUnavailable(f"unknown QA_SECOND_ENCODER {choice!r}: choose use or none")
-    if choice == "none" or (choice == "" and model != BUNDLED_MODEL):
-        return None
-    return UniversalSentenceEncoder()
+@dataclass
+class Embedder:
+    """The encoders that embed passages and questions; the first (channel `main`) ranks
+    everything, the others add evidence (qa/ranking.py). The index never embeds."""
+
+    encoders: tuple[Encoder, ...]
+    tokens: Tokens
+
+    @property
+    def main(self) -> Encoder:
+        return self.encoders[0]
+
+    @property
+    def name(self) -> str:
+        return self.main.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.main.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self.main.dim
+
+    @property
+    def max_tokens(self) -> int:
+        return self.tokens.max_tokens
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """The main encoder's vectors."""
+        return self.main.embed(texts, kind)
+
+    def count_tokens(self, text: str, kind: Kind) -> int:
+        return self.tokens.count_tokens(text, kind)
+
+    def stamps(self) -> dict[str, EncoderStamp]:
+        """Channel name -> which encoder fills it, main first."""
+        return {e.key: EncoderStamp.of(e) for e in self.encoders}
+
+    def encoder(self, key: str) -> Encoder:
+        return next(e for e in self.encoders if e.key == key)
+
+
+def load_embedder(config: Config, progress: Callable[[str], None] | None = None) -> Embedder:
+    """The main model of `config` and, where it asks for one, the cross-language encoder."""
+    if config.second_encoder not in ("", "use", "none"):
+        raise ModelUnavailable(
+            f"unknown QA_SECOND_ENCODER {config.second_encoder!r}: choose use or none"
+        )
+    main = SentenceTransformerEncoder(config.model, config.dtype, progress)
+    encoders: list[Encoder] = [main]
+    if config.wants_second_encoder:
+        from qa.crosslingual import UniversalSentenceEncoder
+
+        encoders.append(UniversalSentenceEncoder())
+    return Embedder(tuple(encoders), main)
 
 
 def _local_folder(model: str, progress: Callable[[str], None] | None) -> Path:
@@ -108,24 +174,26 @@ def weights_fingerprint(folder: Path) -> str:
     return fingerprint
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEncoder:
     """A local sentence-transformers model on the CPU (or GPU when one is there)."""
+
+    key = MAIN
 
     def __init__(
         self,
-        model: str | None = None,
+        model: str = BUNDLED_MODEL,
         dtype: str = "auto",
         progress: Callable[[str], None] | None = None,
     ) -> None:
+        forbid_downloads()
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
 
         transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar per start
 
-        self.name = model or default_model()
+        self.name = model
         folder = _local_folder(self.name, progress)
-        dtype = os.environ.get("QA_DTYPE", dtype)
         if dtype not in DTYPES:
             raise ModelUnavailable(f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
         try:
@@ -142,7 +210,6 @@ class SentenceTransformerEmbedder:
         )
         self.dim = int(dimension())
         self.max_tokens = int(self.model.max_seq_length)
-        self.second = default_second_encoder(self.name)
         prompts = self.model.prompts or {}
         self._prompts = {kind: prompts.get(kind, "") for kind in ("query", "passage")}
         self._prompt_tokens = {

@@ -19,13 +19,13 @@ import numpy as np
 
 from qa.answer import answer_question
 from qa.articles import Article, Paragraph
-from qa.bundled_model import cache_dir
+from qa.config import cache_dir
 from qa.embedder import Embedder
-from qa.errors import DatasetError, IndexDamaged, IndexMissing
+from qa.errors import DatasetError, IndexDamaged, IndexMissing, ModelMismatch
 from qa.index import Index, Settings, load_index, new_index, save_index
-from qa.passages import make_passages
+from qa.ranking import SHIPPED, Weights
 from qa.retrieve import Retriever
-from qa.sync import Progress, embed_passages, embed_second
+from qa.sync import Progress, embed_articles
 
 
 @dataclass(frozen=True)
@@ -140,44 +140,22 @@ def build_index(
 ) -> Index:
     """The set's paragraphs as an index, embedded once and then loaded from the cache."""
     settings = Settings(max_tokens=embedder.max_tokens)
-    second = getattr(embedder, "second", None)
     if directory is None:
-        models = embedder.fingerprint + (f"-{second.fingerprint}" if second else "")
+        models = "-".join(e.fingerprint for e in embedder.encoders)
         directory = cache_dir() / "eval" / f"{models}-{dataset.sha256()}"
     try:
         index = load_index(directory)
-        stamp = None if second is None else {"name": second.name, "fingerprint": second.fingerprint}
-        if (
-            index.model == embedder.name
-            and index.fingerprint == embedder.fingerprint
-            and index.second == stamp
-            and index.settings == settings
-        ):
-            return index
-    except (IndexMissing, IndexDamaged):
+        index.check_compatible(embedder, settings, updating=True)
+        return index
+    except (IndexMissing, IndexDamaged, ModelMismatch):
         pass
-    articles, passages = {}, []
-    for pid, (title, context) in dataset.paragraphs.items():
-        if not context.strip():
-            continue
-        article = _article(pid, title, context)
-        parts = make_passages(
-            article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens
-        )
-        articles[pid] = {"sha256": "", "title": title, "encoding": "utf-8", "passages": len(parts)}
-        passages += parts
-    passage_vectors, sentence_vectors = embed_passages(passages, embedder, settings, progress)
-    index = new_index(
-        directory,
-        embedder,
-        settings,
-        articles,
-        {},
-        passages,
-        passage_vectors,
-        sentence_vectors,
-        embed_second(passages, embedder, settings),
-    )
+    articles = {
+        pid: _article(pid, title, context)
+        for pid, (title, context) in dataset.paragraphs.items()
+        if context.strip()
+    }
+    records, passages, channels = embed_articles(articles, embedder, settings, progress)
+    index = new_index(directory, settings, records, {}, passages, channels)
     save_index(index)
     return index
 
@@ -219,13 +197,11 @@ def run(
     questions_from: Path | None,
     embedder: Embedder,
     k: int = 10,
-    method: str = "hybrid",
+    weights: Weights = SHIPPED,
     embed_progress: Progress | None = None,
     ask_progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """`qa eval`: index the set's paragraphs (cached) and score every question."""
     data = load_squad(dataset, questions_from)
     index = build_index(data, embedder, progress=embed_progress)
-    return evaluate(
-        Retriever(index, embedder, method=method), data.questions, k=k, progress=ask_progress
-    )
+    return evaluate(Retriever(index, embedder, weights), data.questions, k=k, progress=ask_progress)

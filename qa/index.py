@@ -1,12 +1,13 @@
-"""The FAISS index in embeddings/ and its manifest: what a vector means, load, save atomically.
+"""The index in embeddings/ and its manifest: what a vector means, load, save atomically.
 
 Layout of the index folder:
-  manifest.json        model + weights fingerprint, settings, articles (path, sha256), rows
-  passages-<gen>.faiss inner-product index over the L2-normalized passage vectors
-  sentences-<gen>.npy  one vector per sentence of every passage (answer highlighting, ranking)
-  second-passages-<gen>.npy, second-sentences-<gen>.npy
-                       the same rows by the embedder's second encoder, when it has one
-                       (cross-language ranking; qa/crosslingual.py)
+  manifest.json                 format, settings, encoder stamps, articles, skipped files, rows
+  <channel>-passages-<gen>.npy  one L2-normalized vector per passage, by that channel's encoder
+  <channel>-sentences-<gen>.npy one vector per sentence of every passage (answer, ranking)
+
+A channel is the vectors of one encoder (qa/embedder.py): `main` ranks everything and is
+searched through FAISS; the others add evidence for passages in another language
+(qa/ranking.py). Save, load, check and splice loop over channels.
 
 A save writes new `<gen>` files beside the old ones and then replaces manifest.json in one
 atomic rename: a crash or Ctrl-C at any moment leaves the previous index whole and usable.
@@ -19,21 +20,21 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from qa.articles import file_sha256
-from qa.embedder import Embedder
+from qa.embedder import MAIN, Embedder, EncoderStamp
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch
 from qa.passages import Passage
 
-FORMAT = 1  # the "second" key is optional: indexes without it still load
+FORMAT = 2  # 2: vectors as named channels
 MANIFEST = "manifest.json"
-SECOND_ROLES = ("second_passages", "second_sentences")
+REBUILD = "run `qa index --rebuild` to re-embed everything"
 
 
 @dataclass(frozen=True)
@@ -44,67 +45,162 @@ class Settings:
     with_title: bool = False
 
 
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An indexed article file, as the manifest keeps it."""
+
+    sha256: str
+    title: str
+    encoding: str
+    passages: int
+    url: str | None = None
+    published: str | None = None  # ISO 8601 date
+    site: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """An article file that could not be indexed, and why (so it does not look stale forever)."""
+
+    sha256: str
+    reason: str
+
+
+@dataclass
+class Channel:
+    """One encoder's vectors, row for row with the index's passages and sentences."""
+
+    stamp: EncoderStamp
+    passages: np.ndarray  # (passages, dim) float32
+    sentences: np.ndarray  # (sentences, dim) float32
+
+    def check(self, name: str, passages: int, sentences: int) -> None:
+        """ValueError unless the arrays have the shape the manifest says."""
+        for array, rows in ((self.passages, passages), (self.sentences, sentences)):
+            if array.ndim != 2 or array.shape != (rows, self.stamp.dim):
+                raise ValueError(f"the {name} vectors do not match the manifest")
+
+
+def sentence_rows(passages: list[Passage]) -> np.ndarray:
+    """Passage i owns sentence rows [rows[i], rows[i + 1])."""
+    counts = [len(p.sentences) for p in passages]
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
 @dataclass
 class Index:
     directory: Path
-    model: str
-    fingerprint: str
-    dim: int
     settings: Settings
     built_at: float
-    articles: dict[str, dict]  # path -> {"sha256", "title", "encoding", "passages"}
-    skipped: dict[str, dict]  # path -> {"sha256", "reason"}: files that could not be indexed
+    articles: dict[str, ArticleRecord]
+    skipped: dict[str, SkippedRecord]
     passages: list[Passage]
-    vectors: faiss.Index
-    sentence_vectors: np.ndarray
-    sentence_rows: (
-        np.ndarray
-    )  # passage i owns sentence_vectors[sentence_rows[i]:sentence_rows[i+1]]
-    # The second encoder ({"name", "fingerprint"}) and its vectors, row for row as above; None
-    # when the embedder had none (or the index predates it).
-    second: dict | None = None
-    second_passages: np.ndarray | None = None
-    second_sentences: np.ndarray | None = None
+    channels: dict[str, Channel]  # `main` first
+    sentence_rows: np.ndarray = field(init=False)
+    faiss: faiss.Index = field(init=False, repr=False)  # exact inner-product search over `main`
 
-    def passage_vectors(self) -> np.ndarray:
-        return (
-            self.vectors.reconstruct_n(0, self.vectors.ntotal)
-            if self.vectors.ntotal
-            else (np.zeros((0, self.dim), dtype=np.float32))
-        )
+    def __post_init__(self) -> None:
+        self.sentence_rows = sentence_rows(self.passages)
+        main = self.channels[MAIN]
+        self.faiss = faiss.IndexFlatIP(main.stamp.dim)
+        if len(main.passages):
+            self.faiss.add(main.passages)
 
-    def check_model(self, embedder: Embedder, updating: bool = False) -> None:
-        """Refuse to mix vectors of two models in one index.
+    @property
+    def main(self) -> Channel:
+        return self.channels[MAIN]
 
-        A second encoder on one side only is refused when `updating` (the new rows would have
-        vectors the old ones lack, or the reverse); searching just skips the cross-language term.
+    @property
+    def model(self) -> str:
+        return self.main.stamp.name
+
+    @property
+    def fingerprint(self) -> str:
+        return self.main.stamp.fingerprint
+
+    @property
+    def dim(self) -> int:
+        return self.main.stamp.dim
+
+    def sentences_of(self, row: int) -> slice:
+        return slice(int(self.sentence_rows[row]), int(self.sentence_rows[row + 1]))
+
+    def check_compatible(
+        self, embedder: Embedder, settings: Settings | None = None, updating: bool = False
+    ) -> None:
+        """ModelMismatch unless `embedder` (and `settings`) made these vectors.
+
+        Searching needs the same main encoder; a further channel on one side only is skipped.
+        Updating adds rows, so every channel and the settings must match exactly.
         """
-        if (self.model, self.fingerprint) != (embedder.name, embedder.fingerprint):
+        wanted = embedder.stamps()
+        have = {name: c.stamp for name, c in self.channels.items()}
+        for name in sorted(set(wanted) | set(have)):
+            if wanted.get(name) == have.get(name):
+                continue
+            if name != MAIN and not updating and None in (wanted.get(name), have.get(name)):
+                continue
             raise ModelMismatch(
-                f"the index in {self.directory} was made by {self.model} "
-                f"(weights {self.fingerprint}), "
-                f"not by {embedder.name} (weights {embedder.fingerprint}); "
-                "run `qa index --rebuild` to re-embed everything with the new model"
+                f"the index in {self.directory} was made with {_describe(name, have.get(name))}, "
+                f"not with {_describe(name, wanted.get(name))}; {REBUILD} with the new model"
             )
-        second = _second_stamp(embedder)
-        if self.second == second or (not updating and None in (self.second, second)):
-            return
-        raise ModelMismatch(
-            f"the index in {self.directory} was made with "
-            f"{_describe(self.second)}, not with {_describe(second)}; "
-            "run `qa index --rebuild` to re-embed everything with the new model"
+        if updating and settings is not None and settings != self.settings:
+            raise ModelMismatch(
+                f"the index in {self.directory} was built with other settings "
+                f"({self.settings}); {REBUILD}"
+            )
+
+    def select(self, rows: np.ndarray) -> tuple[list[Passage], dict[str, Channel]]:
+        """The passages at `rows` (in that order) with their vectors in every channel."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.sentence_rows[rows], self.sentence_rows[rows + 1]
+        sentences = _ranges(starts, ends)
+        channels = {
+            name: Channel(c.stamp, c.passages[rows], c.sentences[sentences])
+            for name, c in self.channels.items()
+        }
+        return [self.passages[i] for i in rows.tolist()], channels
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of range(s, e) for each pair, without a Python loop."""
+    lengths = ends - starts
+    if not lengths.sum():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(lengths.sum(), dtype=np.int64) + offsets
+
+
+def _describe(name: str, stamp: EncoderStamp | None) -> str:
+    role = "the model" if name == MAIN else f"the {name} encoder"
+    return f"no {name} encoder" if stamp is None else f"{role} {stamp.describe()}"
+
+
+def empty_channels(embedder: Embedder) -> dict[str, Channel]:
+    return {
+        name: Channel(stamp, *(np.zeros((0, stamp.dim), np.float32) for _ in range(2)))
+        for name, stamp in embedder.stamps().items()
+    }
+
+
+def concat_channels(parts: list[dict[str, Channel]]) -> dict[str, Channel]:
+    """Row blocks of the same channels, one after the other."""
+    first = parts[0]
+    return {
+        name: Channel(
+            c.stamp,
+            np.concatenate([p[name].passages for p in parts]).astype(np.float32, copy=False),
+            np.concatenate([p[name].sentences for p in parts]).astype(np.float32, copy=False),
         )
+        for name, c in first.items()
+    }
 
 
-def _second_stamp(embedder: Embedder) -> dict | None:
-    second = getattr(embedder, "second", None)
-    return None if second is None else {"name": second.name, "fingerprint": second.fingerprint}
+# ---------------------------------------------------------------------------- on disk
 
 
-def _describe(second: dict | None) -> str:
-    if second is None:
-        return "no second encoder"
-    return f"second encoder {second['name']} (weights {second['fingerprint']})"
+def _manifest_error(directory: Path, why: object) -> IndexDamaged:
+    return IndexDamaged(f"the index in {directory} is damaged ({why}); {REBUILD}")
 
 
 def load_index(directory: Path) -> Index:
@@ -114,73 +210,71 @@ def load_index(directory: Path) -> Index:
         raise IndexMissing(f"no index in {directory}: run `qa index` to build it from the articles")
     try:
         m = json.loads(manifest_file.read_text(encoding="utf-8"))
+        if not isinstance(m, dict):
+            raise ValueError("the manifest is not a JSON object")
         if m.get("format") != FORMAT:
-            raise ValueError(f"format {m.get('format')!r}, expected {FORMAT}")
-        files = m["files"]
-        second = m.get("second")  # absent in indexes made before the second encoder
-        for role in ("passages", "sentences") + (SECOND_ROLES if second else ()):
-            if file_sha256(directory / files[role]) != files[role + "_sha256"]:
-                raise ValueError(f"{files[role]} does not match its checksum")
-        vectors = faiss.read_index(str(directory / files["passages"]))
-        sentence_vectors = np.load(directory / files["sentences"], allow_pickle=False)
+            raise ValueError(f"format {m.get('format')!r} of an older qa, expected {FORMAT}")
+        passages = [_passage(r) for r in m["rows"]]
         titles = {path: a["title"] for path, a in m["articles"].items()}
-        passages = [
-            Passage(
-                article=r["article"],
-                title=titles[r["article"]],
-                paragraph=r["paragraph"],
-                start=r["start"],
-                end=r["end"],
-                text=r["text"],
-                lang=r["lang"],
-                sentences=tuple(tuple(s) for s in r["sentences"]),
-                section=r["section"],
-            )
-            for r in m["rows"]
-        ]
-        counts = [len(p.sentences) for p in passages]
-        sentence_rows = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        if vectors.ntotal != len(passages) or len(sentence_vectors) != sentence_rows[-1]:
-            raise ValueError("the number of vectors does not match the manifest")
-        if vectors.d != m["dim"] or (
-            len(sentence_vectors) and sentence_vectors.shape[1] != m["dim"]
-        ):
-            raise ValueError("vector dimension does not match the manifest")
-        second_passages = second_sentences = None
-        if second:
-            second_passages, second_sentences = (
-                np.load(directory / files[role], allow_pickle=False).astype(np.float32)
-                for role in SECOND_ROLES
-            )
-            if (
-                second_passages.ndim != 2
-                or second_sentences.ndim != 2
-                or len(second_passages) != len(passages)
-                or len(second_sentences) != sentence_rows[-1]
-                or second_passages.shape[1] != second_sentences.shape[1]
-            ):
-                raise ValueError("the second encoder's vectors do not match the manifest")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexDamaged(
-            f"the index in {directory} is damaged ({exc}); run `qa index --rebuild` to rebuild it"
-        ) from exc
-    return Index(
-        directory=directory,
-        model=m["model"],
-        fingerprint=m["fingerprint"],
-        dim=m["dim"],
-        settings=Settings(**m["settings"]),
-        built_at=m["built_at"],
-        articles=m["articles"],
-        skipped=m["skipped"],
-        passages=passages,
-        vectors=vectors,
-        sentence_vectors=sentence_vectors.astype(np.float32),
-        sentence_rows=sentence_rows,
-        second=second,
-        second_passages=second_passages,
-        second_sentences=second_sentences,
+        passages = [_with_title(p, titles[p.article]) for p in passages]
+        rows = sentence_rows(passages)
+        channels = {name: _load_channel(directory, c) for name, c in m["channels"].items()}
+        if MAIN not in channels:
+            raise ValueError("no main channel")
+        for name, channel in channels.items():
+            channel.check(name, len(passages), int(rows[-1]))
+        return Index(
+            directory=directory,
+            settings=Settings(**m["settings"]),
+            built_at=m["built_at"],
+            articles={p: ArticleRecord(**a) for p, a in m["articles"].items()},
+            skipped={p: SkippedRecord(**s) for p, s in m["skipped"].items()},
+            passages=passages,
+            channels={MAIN: channels.pop(MAIN), **channels},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+        raise _manifest_error(directory, exc) from exc
+
+
+def _load_channel(directory: Path, entry: dict) -> Channel:
+    arrays = []
+    for role in ("passages", "sentences"):
+        path = directory / entry[role]
+        if file_sha256(path) != entry[f"{role}_sha256"]:
+            raise ValueError(f"{entry[role]} does not match its checksum")
+        arrays.append(np.load(path, allow_pickle=False).astype(np.float32, copy=False))
+    return Channel(EncoderStamp(**entry["stamp"]), *arrays)
+
+
+def _passage(row: dict) -> Passage:
+    return Passage(
+        article=row["article"],
+        title="",
+        paragraph=row["paragraph"],
+        start=row["start"],
+        end=row["end"],
+        text=row["text"],
+        lang=row["lang"],
+        sentences=tuple(tuple(s) for s in row["sentences"]),
+        section=row["section"],
     )
+
+
+def _with_title(p: Passage, title: str) -> Passage:
+    return Passage(**{**p.__dict__, "title": title})
+
+
+def _row(p: Passage) -> dict:
+    return {
+        "article": p.article,
+        "paragraph": p.paragraph,
+        "start": p.start,
+        "end": p.end,
+        "lang": p.lang,
+        "sentences": [list(s) for s in p.sentences],
+        "section": p.section,
+        "text": p.text,
+    }
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -194,101 +288,62 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _write_npy(array: np.ndarray) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with path.open("wb") as fh:
+            np.save(fh, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+
+    return write
+
+
 def save_index(index: Index) -> None:
     """Write the index as a new generation, then switch manifest.json to it atomically."""
     directory = index.directory
     directory.mkdir(parents=True, exist_ok=True)
     gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    files = {"passages": f"passages-{gen}.faiss", "sentences": f"sentences-{gen}.npy"}
-    _write_atomic(directory / files["passages"], lambda p: faiss.write_index(index.vectors, str(p)))
-
-    def write_npy(array: np.ndarray) -> Callable[[Path], None]:
-        def write(p: Path) -> None:
-            with p.open("wb") as fh:
-                np.save(fh, array.astype(np.float32), allow_pickle=False)
-
-        return write
-
-    _write_atomic(directory / files["sentences"], write_npy(index.sentence_vectors))
-    roles = ("passages", "sentences")
-    if index.second is not None:
-        files["second_passages"] = f"second-passages-{gen}.npy"
-        files["second_sentences"] = f"second-sentences-{gen}.npy"
-        _write_atomic(directory / files["second_passages"], write_npy(index.second_passages))
-        _write_atomic(directory / files["second_sentences"], write_npy(index.second_sentences))
-        roles += SECOND_ROLES
-    for role in roles:
-        files[role + "_sha256"] = file_sha256(directory / files[role])
+    channels: dict[str, dict] = {}
+    for name, channel in index.channels.items():
+        entry: dict = {"stamp": asdict(channel.stamp)}
+        for role, array in (("passages", channel.passages), ("sentences", channel.sentences)):
+            file = f"{name}-{role}-{gen}.npy"
+            _write_atomic(directory / file, _write_npy(array))
+            entry[role], entry[f"{role}_sha256"] = file, file_sha256(directory / file)
+        channels[name] = entry
     manifest = {
         "format": FORMAT,
-        "model": index.model,
-        "fingerprint": index.fingerprint,
-        "dim": index.dim,
-        "second": index.second,
         "settings": asdict(index.settings),
         "built_at": index.built_at,
-        "files": files,
-        "articles": index.articles,
-        "skipped": index.skipped,
-        "rows": [
-            {
-                "article": p.article,
-                "paragraph": p.paragraph,
-                "start": p.start,
-                "end": p.end,
-                "lang": p.lang,
-                "sentences": [list(s) for s in p.sentences],
-                "section": p.section,
-                "text": p.text,
-            }
-            for p in index.passages
-        ],
+        "channels": channels,
+        "articles": {path: asdict(a) for path, a in index.articles.items()},
+        "skipped": {path: asdict(s) for path, s in index.skipped.items()},
+        "rows": [_row(p) for p in index.passages],
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=1)
     _write_atomic(directory / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
-    keep = {files[role] for role in roles} | {MANIFEST}
-    for old in directory.glob("*-*.*"):
-        if old.name not in keep and old.suffix in (".faiss", ".npy"):
+    keep = {e[role] for e in channels.values() for role in ("passages", "sentences")}
+    for old in directory.iterdir():
+        if old.suffix in (".faiss", ".npy") and old.name not in keep:
             old.unlink(missing_ok=True)
 
 
 def new_index(
     directory: Path,
-    embedder: Embedder,
     settings: Settings,
-    articles: dict[str, dict],
-    skipped: dict[str, dict],
+    articles: Mapping[str, ArticleRecord],
+    skipped: Mapping[str, SkippedRecord],
     passages: list[Passage],
-    passage_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
-    second_vectors: tuple[np.ndarray, np.ndarray] | None = None,
+    channels: dict[str, Channel],
 ) -> Index:
-    """An in-memory index over `passages` and their vectors, stamped with `embedder`'s model.
-
-    `second_vectors`: (passage, sentence) vectors of the embedder's second encoder, which
-    must be given when it has one (`embed_second`).
-    """
-    second = _second_stamp(embedder)
-    if (second is None) != (second_vectors is None):
-        raise ValueError("second-encoder vectors must be given exactly when the embedder has one")
-    vectors = faiss.IndexFlatIP(embedder.dim)
-    if len(passage_vectors):
-        vectors.add(np.ascontiguousarray(passage_vectors, dtype=np.float32))
-    counts = [len(p.sentences) for p in passages]
+    """An in-memory index over `passages` and their vectors in every channel."""
+    rows = int(sentence_rows(passages)[-1])
+    for name, channel in channels.items():
+        channel.check(name, len(passages), rows)
     return Index(
         directory=directory,
-        model=embedder.name,
-        fingerprint=embedder.fingerprint,
-        dim=embedder.dim,
         settings=settings,
         built_at=time.time(),
-        articles=articles,
-        skipped=skipped,
+        articles=dict(articles),
+        skipped=dict(skipped),
         passages=passages,
-        vectors=vectors,
-        sentence_vectors=sentence_vectors.astype(np.float32),
-        sentence_rows=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        second=second,
-        second_passages=None if second_vectors is None else second_vectors[0].astype(np.float32),
-        second_sentences=None if second_vectors is None else second_vectors[1].astype(np.float32),
+        channels=channels,
     )

@@ -9,49 +9,32 @@ passage in its article (the paragraphs around it, the answering sentence marked)
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from qa.answer import NOT_FOUND_BELOW, Answer, Citation, answer_question
-from qa.embedder import Embedder, default_model
+from qa.answer import Answer, Citation, answer_question
+from qa.config import Config
+from qa.embedder import Embedder
 from qa.errors import SeedsMissing
 from qa.index import MANIFEST, Index, load_index
 from qa.passages import Passage
+from qa.ranking import SHIPPED
 from qa.retrieve import Retriever
 from qa.sync import Changes, Progress, UpdateReport, diff, scan_seeds, update_index
 from qa.text import script
-
-
-@dataclass(frozen=True)
-class Config:
-    seeds: Path
-    index_dir: Path
-    model: str  # a sentence-transformers folder or id; the bundled model by default
-
-    @classmethod
-    def from_env(cls) -> Config:
-        """The same settings as the CLI: QA_SEEDS, QA_INDEX, QA_MODEL."""
-        return cls(
-            seeds=Path(os.environ.get("QA_SEEDS", "seeds")),
-            index_dir=Path(os.environ.get("QA_INDEX", "embeddings")),
-            model=default_model(),
-        )
 
 
 def open_library(config: Config) -> Library:
     """Load the model (the slow part: seconds) once for the server, and warm it up so that
     the first answer is as quick as the next. Tests replace this to chat with a fake embedder.
     """
-    from qa.embedder import SentenceTransformerEmbedder
+    from qa.embedder import load_embedder
 
-    embedder = SentenceTransformerEmbedder(config.model)
-    embedder.embed(["warm up"], "query")
-    if embedder.second is not None:
-        embedder.second.embed(["warm up"])
+    embedder = load_embedder(config)
+    for encoder in embedder.encoders:
+        encoder.embed(["warm up"], "query")
     return Library(config, embedder)
 
 
@@ -170,7 +153,7 @@ class Relevance:
     fraction: float
 
 
-def relevance(score: float, threshold: float = NOT_FOUND_BELOW) -> Relevance:
+def relevance(score: float, threshold: float = SHIPPED.not_found_below) -> Relevance:
     """Place `score` against the not-found threshold: at it a passage answers, just barely."""
     floor = threshold - 0.15  # the bar starts here; anything lower is an empty bar
     fraction = min(1.0, max(0.0, (score - floor) / (1.0 - floor)))
@@ -178,7 +161,7 @@ def relevance(score: float, threshold: float = NOT_FOUND_BELOW) -> Relevance:
     return Relevance(level, fraction)
 
 
-def rate(answer: Answer, threshold: float = NOT_FOUND_BELOW) -> tuple[Relevance, ...]:
+def rate(answer: Answer, threshold: float = SHIPPED.not_found_below) -> tuple[Relevance, ...]:
     """The relevance of each cited (or nearest) passage, never contradicting the answer.
 
     The library decides "answered" on more than the rank score (e.g. an allowance for a passage
@@ -258,9 +241,9 @@ class Library:
             model=index.model,
             fingerprint=index.fingerprint,
             built_at=index.built_at,
-            articles={path: a["title"] for path, a in sorted(index.articles.items())},
+            articles={path: a.title for path, a in sorted(index.articles.items())},
             passages=len(index.passages),
-            skipped={path: s["reason"] for path, s in sorted(index.skipped.items())},
+            skipped={path: s.reason for path, s in sorted(index.skipped.items())},
             changes=changes,
             seeds_problem=problem,
         )
@@ -297,7 +280,7 @@ class Library:
         )
         cited = answer.citations if answer.answered else answer.nearest
         passages = retriever.index.passages
-        threshold = NOT_FOUND_BELOW if self.threshold is None else self.threshold
+        threshold = retriever.weights.not_found_below if self.threshold is None else self.threshold
         return Reply(
             answer,
             sources=tuple(locate(c, passages) for c in cited),

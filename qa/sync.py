@@ -1,29 +1,39 @@
 """Keep the index in embeddings/ in line with seeds/: find what changed, embed only that.
 
-New and modified articles are (re-)embedded, deleted articles' rows dropped, unchanged ones
-carried over with their exact vectors; the result is saved by qa/index.py in one atomic step.
+An update is four steps: plan (compare seeds/ with the index by content hash), build rows
+(parse and embed only new and changed articles), splice (unchanged articles keep their exact
+rows and vectors, removed ones are dropped) and save (qa/index.py, one atomic step).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qa.articles import file_sha256, find_articles, load_article
-from qa.embedder import Embedder
+from qa.articles import Article, file_sha256, find_articles, load_article
+from qa.embedder import Embedder, EncoderStamp
 from qa.errors import (
     EmptyArticle,
     IndexDamaged,
     IndexMissing,
-    ModelMismatch,
     SeedsMissing,
     UnreadableArticle,
 )
-from qa.index import Index, Settings, load_index, new_index, save_index
+from qa.index import (
+    ArticleRecord,
+    Channel,
+    Index,
+    Settings,
+    SkippedRecord,
+    concat_channels,
+    load_index,
+    new_index,
+    save_index,
+)
 from qa.passages import Passage, make_passages
 
 EMBED_BATCH = 64
@@ -81,11 +91,11 @@ def diff(index: Index | None, files: dict[str, Path]) -> Changes:
         {}
         if index is None
         else {
-            **{p: s["sha256"] for p, s in index.skipped.items()},
-            **{p: a["sha256"] for p, a in index.articles.items()},
+            **{p: s.sha256 for p, s in index.skipped.items()},
+            **{p: a.sha256 for p, a in index.articles.items()},
         }
     )
-    skipped_hash = {} if index is None else {p: s["sha256"] for p, s in index.skipped.items()}
+    skipped_hash = {} if index is None else {p: s.sha256 for p, s in index.skipped.items()}
     changes = Changes()
     for path, file in files.items():
         try:
@@ -102,56 +112,157 @@ def diff(index: Index | None, files: dict[str, Path]) -> Changes:
     return changes
 
 
+def read_articles(
+    paths: Sequence[str], files: Mapping[str, Path], indexed: Collection[str] = ()
+) -> tuple[dict[str, Article], dict[str, SkippedRecord], list[str]]:
+    """Parse the article files at `paths`: (articles, files skipped, warnings).
+
+    `indexed`: paths whose previous version is in the index (it stays there when the new
+    version cannot be read).
+    """
+    articles: dict[str, Article] = {}
+    skipped: dict[str, SkippedRecord] = {}
+    warnings: list[str] = []
+    for path in paths:
+        try:
+            articles[path] = load_article(files[path], path)
+        except (UnreadableArticle, EmptyArticle) as exc:
+            kept = " (its previous version stays indexed)" if path in indexed else ""
+            warnings.append(f"skipped {exc}{kept}")
+            try:
+                digest = file_sha256(files[path])
+            except OSError:
+                digest = ""
+            skipped[path] = SkippedRecord(sha256=digest, reason=str(exc))
+    return articles, skipped, warnings
+
+
+def embed_articles(
+    articles: Mapping[str, Article],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> tuple[dict[str, ArticleRecord], list[Passage], dict[str, Channel]]:
+    """Cut `articles` into passages (in path order) and embed them with every encoder."""
+    records: dict[str, ArticleRecord] = {}
+    passages: list[Passage] = []
+    for path in sorted(articles):
+        article = articles[path]
+        parts = make_passages(
+            article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens
+        )
+        records[path] = ArticleRecord(
+            sha256=article.sha256,
+            title=article.title,
+            encoding=article.encoding,
+            passages=len(parts),
+            url=article.url,
+            published=article.published,
+            site=article.site,
+        )
+        passages += parts
+    return records, passages, embed_passages(passages, embedder, settings, progress)
+
+
 def embed_passages(
     passages: Sequence[Passage],
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
+) -> dict[str, Channel]:
+    """Every encoder's (passage, sentence) vectors of `passages`, as channels.
+
+    A passage of one sentence reuses its passage vector as its sentence vector.
+    """
+    texts = [p.embed_text(settings.with_title) for p in passages]
+    multi = [i for i, p in enumerate(passages) if len(p.sentences) > 1]
+    texts += [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
+    total, done = len(texts) * len(embedder.encoders), 0
+    channels = {}
+    for encoder in embedder.encoders:
+        chunks = []
+        for at in range(0, len(texts), EMBED_BATCH):
+            chunks.append(encoder.embed(texts[at : at + EMBED_BATCH], "passage"))
+            done += len(chunks[-1])
+            if progress:
+                progress(done, total)
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
+        channels[encoder.key] = Channel(
+            EncoderStamp.of(encoder), *_sentence_layout(passages, vectors)
+        )
+    return channels
+
+
+def _sentence_layout(
+    passages: Sequence[Passage], vectors: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(passage vectors, sentence vectors); a one-sentence passage reuses its passage vector."""
-    return _embed_rows(
-        passages, lambda batch: embedder.embed(batch, "passage"), embedder.dim, settings, progress
+    """(passage vectors, sentence vectors) from [passage texts..., multi-sentence sentences...]."""
+    passage_vectors = vectors[: len(passages)]
+    counts = np.array([len(p.sentences) for p in passages], dtype=np.int64)
+    # Row of each sentence in `vectors`: a one-sentence passage points at its passage row.
+    rows = np.repeat(np.arange(len(passages)), counts)
+    multi = np.repeat(counts > 1, counts)
+    rows[multi] = len(passages) + np.arange(int(multi.sum()))
+    return (
+        np.ascontiguousarray(passage_vectors, dtype=np.float32),
+        np.ascontiguousarray(vectors[rows], dtype=np.float32).reshape(-1, vectors.shape[1]),
     )
 
 
-def embed_second(
-    passages: Sequence[Passage], embedder: Embedder, settings: Settings
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """The same rows as `embed_passages` by the embedder's second encoder; None without one."""
-    second = getattr(embedder, "second", None)
-    if second is None:
-        return None
-    return _embed_rows(passages, second.embed, second.dim, settings)
+@dataclass
+class Plan:
+    """What an update has to do: the files, the index it starts from, what changed."""
+
+    files: dict[str, Path]
+    old: Index | None
+    changes: Changes
+    warnings: list[str]
 
 
-def _embed_rows(
-    passages: Sequence[Passage],
-    embed: Callable[[list[str]], np.ndarray],
-    dim: int,
-    settings: Settings,
-    progress: Progress | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    texts = [p.embed_text(settings.with_title) for p in passages]
-    multi = [i for i, p in enumerate(passages) if len(p.sentences) > 1]
-    sentence_texts = [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
-    total = len(texts) + len(sentence_texts)
-    done = 0
-    chunks = []
-    for batch_start in range(0, total, EMBED_BATCH):
-        batch = (texts + sentence_texts)[batch_start : batch_start + EMBED_BATCH]
-        chunks.append(embed(batch))
-        done += len(batch)
-        if progress:
-            progress(done, total)
-    vectors = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
-    passage_vectors, extra = vectors[: len(texts)], iter(vectors[len(texts) :])
-    sentence_vectors = []
-    for i, p in enumerate(passages):
-        if len(p.sentences) > 1:
-            sentence_vectors.extend(next(extra) for _ in p.sentences)
-        else:
-            sentence_vectors.append(passage_vectors[i])
-    return passage_vectors, np.array(sentence_vectors, dtype=np.float32).reshape(-1, dim)
+def plan_update(
+    seeds: Path, directory: Path, embedder: Embedder, settings: Settings, rebuild: bool
+) -> Plan:
+    """Compare seeds/ with the index; ModelMismatch when the index cannot take new rows."""
+    files = scan_seeds(seeds)
+    warnings: list[str] = []
+    old: Index | None = None
+    if not rebuild:
+        try:
+            old = load_index(directory)
+        except IndexMissing:
+            old = None
+        except IndexDamaged as exc:
+            warnings.append(f"{exc.args[0].split(';')[0]}; rebuilding it from the articles")
+        if old is not None:
+            old.check_compatible(embedder, settings, updating=True)
+    return Plan(files, old, diff(old, files), warnings)
+
+
+def splice(
+    old: Index | None, keep: Collection[str], fresh: list[Passage], channels: dict[str, Channel]
+) -> tuple[list[Passage], dict[str, Channel]]:
+    """The old index's rows of the articles in `keep` and the fresh rows, in article order."""
+    if old is None:
+        return fresh, channels
+    # Row blocks: the old index's rows, then the fresh ones; pick each article's rows from one.
+    rows: dict[str, list[int]] = {}
+    for i, p in enumerate(old.passages):
+        if p.article in keep:
+            rows.setdefault(p.article, []).append(i)
+    for i, p in enumerate(fresh, start=len(old.passages)):
+        rows.setdefault(p.article, []).append(i)
+    pick = np.array([i for path in sorted(rows) for i in rows[path]], dtype=np.int64)
+    both_passages = old.passages + fresh
+    both = Index(
+        directory=old.directory,
+        settings=old.settings,
+        built_at=old.built_at,
+        articles={},
+        skipped={},
+        passages=both_passages,
+        channels=concat_channels([old.channels, channels]),
+    )
+    return both.select(pick)
 
 
 def update_index(
@@ -165,119 +276,32 @@ def update_index(
     """Bring the index in line with seeds/, embedding only new and changed articles."""
     started = time.perf_counter()
     settings = settings or Settings(max_tokens=embedder.max_tokens)
-    files = scan_seeds(seeds)
-    warnings: list[str] = []
-    old: Index | None = None
-    if not rebuild:
-        try:
-            old = load_index(directory)
-        except IndexMissing:
-            old = None
-        except IndexDamaged as exc:
-            warnings.append(f"{exc.args[0].split(';')[0]}; rebuilding it from the articles")
-        if old is not None:
-            old.check_model(embedder, updating=True)
-            if old.settings != settings:
-                raise ModelMismatch(
-                    f"the index in {directory} was built with other settings ({old.settings}); "
-                    "run `qa index --rebuild`"
-                )
-    changes = diff(old, files)
+    plan = plan_update(seeds, directory, embedder, settings, rebuild)
+    old, changes, files = plan.old, plan.changes, plan.files
     if old is not None and changes.in_sync:
-        return UpdateReport(changes, 0, time.perf_counter() - started, warnings)
-    articles = {} if old is None else {p: a for p, a in old.articles.items() if p in files}
-    skipped = {} if old is None else {p: s for p, s in old.skipped.items() if p in files}
-    fresh: dict[str, list[Passage]] = {}
-    for path in changes.added + changes.changed:
-        try:
-            article = load_article(files[path], path)
-        except (UnreadableArticle, EmptyArticle) as exc:
-            kept = " (its previous version stays indexed)" if path in articles else ""
-            warnings.append(f"skipped {exc}{kept}")
-            skipped[path] = {
-                "sha256": file_sha256(files[path]) if files[path].exists() else "",
-                "reason": str(exc),
-            }
-            continue
-        fresh[path] = make_passages(
-            article, lambda t: embedder.count_tokens(t, "passage"), settings.max_tokens
-        )
-        articles[path] = {
-            "sha256": article.sha256,
-            "title": article.title,
-            "encoding": article.encoding,
-            "passages": len(fresh[path]),
-        }
-        skipped.pop(path, None)
+        return UpdateReport(changes, 0, time.perf_counter() - started, plan.warnings)
 
-    new_passages = [p for path in sorted(fresh) for p in fresh[path]]
-    new_vectors, new_sentences = embed_passages(new_passages, embedder, settings, progress)
-    new_second = embed_second(new_passages, embedder, settings)
-
-    passages: list[Passage] = []
-    vector_parts, sentence_parts = [], []
-    second_parts: tuple[list, list] = ([], [])  # passage, sentence rows of the second encoder
-    old_vectors = old.passage_vectors() if old is not None else None
-    old_rows: dict[str, list[int]] = {}
-    for i, p in enumerate(old.passages if old is not None else []):
-        old_rows.setdefault(p.article, []).append(i)
-    new_at = 0
-    new_sentence_at = 0
-    for path in sorted(articles):
-        if path in fresh:
-            n = len(fresh[path])
-            n_sent = sum(len(p.sentences) for p in fresh[path])
-            passages.extend(fresh[path])
-            vector_parts.append(new_vectors[new_at : new_at + n])
-            sentence_parts.append(new_sentences[new_sentence_at : new_sentence_at + n_sent])
-            if new_second is not None:
-                second_parts[0].append(new_second[0][new_at : new_at + n])
-                second_parts[1].append(new_second[1][new_sentence_at : new_sentence_at + n_sent])
-            new_at += n
-            new_sentence_at += n_sent
-        else:
-            rows = old_rows.get(path, [])
-            passages.extend(old.passages[i] for i in rows)
-            vector_parts.append(old_vectors[rows])
-            for i in rows:
-                sentence_parts.append(
-                    old.sentence_vectors[old.sentence_rows[i] : old.sentence_rows[i + 1]]
-                )
-            if new_second is not None:  # check_model: the old index has the same encoder's rows
-                second_parts[0].append(old.second_passages[rows])
-                second_parts[1].extend(
-                    old.second_sentences[old.sentence_rows[i] : old.sentence_rows[i + 1]]
-                    for i in rows
-                )
-    dim = embedder.dim
-    second_vectors = None
-    if new_second is not None:
-        second_dim = embedder.second.dim
-        second_vectors = tuple(
-            np.concatenate(parts) if parts else np.zeros((0, second_dim), np.float32)
-            for parts in second_parts
-        )
-    index = new_index(
-        directory,
-        embedder,
-        settings,
-        articles,
-        skipped,
-        passages,
-        np.concatenate(vector_parts) if vector_parts else np.zeros((0, dim), np.float32),
-        np.concatenate(sentence_parts) if sentence_parts else np.zeros((0, dim), np.float32),
-        second_vectors,
+    previous = {} if old is None else old.articles
+    parsed, newly_skipped, warnings = read_articles(
+        changes.added + changes.changed, files, previous
     )
+    records, fresh, channels = embed_articles(parsed, embedder, settings, progress)
+    # Unchanged articles, and changed ones whose new version could not be read, stay as they are.
+    kept = {p: a for p, a in previous.items() if p in files and p not in parsed}
+    skipped = {} if old is None else {p: s for p, s in old.skipped.items() if p in files}
+    skipped = {p: s for p, s in {**skipped, **newly_skipped}.items() if p not in parsed}
+    articles = {**kept, **records}
     if not articles:
         raise SeedsMissing(
             f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
-            + "; ".join(warnings)
+            + "; ".join(plan.warnings + warnings)
         )
-    save_index(index)
+    passages, channels = splice(old, kept, fresh, channels)
+    save_index(new_index(directory, settings, articles, skipped, passages, channels))
     return UpdateReport(
         changes=changes,
-        passages_embedded=len(new_passages),
+        passages_embedded=len(fresh),
         seconds=time.perf_counter() - started,
-        warnings=warnings,
+        warnings=plan.warnings + warnings,
         rebuilt=rebuild or old is None,
     )

@@ -15,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from qa import service
 from qa.sync import update_index
-from tests.conftest import SEED, FakeEmbedder
+from tests.fakes import FakeEmbedder, hashing_embedder
+from tests.samples import SEED
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 # The fake's bag-of-words scores live on another scale than the real model's: a question
@@ -31,7 +32,7 @@ REOPEN_SENTENCE = "The latest news from the ministry says the road will reopen o
 @pytest.fixture
 def fake(project: Path, monkeypatch) -> FakeEmbedder:
     """Every app started in this test chats over `project` with this fake embedder."""
-    embedder = FakeEmbedder()
+    embedder = hashing_embedder()
     monkeypatch.setenv("QA_SEEDS", str(project / "seeds"))
     monkeypatch.setenv("QA_INDEX", str(project / "embeddings"))
     monkeypatch.delenv("QA_MODEL", raising=False)
@@ -79,7 +80,7 @@ def test_first_start_builds_the_index_then_reports_it(fake, project):
     text = sidebar_text(at)
     assert "3 new, 0 changed, 0 removed; 6 passages embedded" in text
     assert "**3 articles** · **6 passages**" in text and "In sync with" in text
-    assert "fake\\-bow" in text  # the model, escaped for Markdown
+    assert "hashing\\-main" in text  # the model, escaped for Markdown
 
 
 def test_model_and_index_load_once_per_server_not_per_question(fake, project, monkeypatch):
@@ -154,9 +155,9 @@ def test_unanswerable_question_says_not_found_in_its_language(
 
 def test_a_short_follow_up_is_searched_with_the_previous_question(fake):
     at = ask(start(), PRICE_AR)
-    fake.calls.clear()
+    fake.main.calls.clear()
     ask(at, "ومتى بدأ الموسم؟")
-    queries = [t for kind, texts in fake.calls if kind == "query" for t in texts]
+    queries = [t for kind, texts in fake.main.calls if kind == "query" for t in texts]
     assert any(PRICE_AR in t for t in queries)
     assert len(at.chat_message) == 4
 
@@ -246,7 +247,7 @@ def test_missing_articles_folder_is_one_clear_error(fake, monkeypatch, tmp_path)
 
 def test_damaged_index_offers_a_rebuild(fake, project):
     update_index(project / "seeds", project / "embeddings", fake)
-    for faiss_file in (project / "embeddings").glob("passages-*.faiss"):
+    for faiss_file in (project / "embeddings").glob("main-passages-*.npy"):
         faiss_file.write_bytes(b"not an index")
     at = start()
     [error] = at.error
@@ -259,15 +260,15 @@ def test_damaged_index_offers_a_rebuild(fake, project):
 
 
 def test_index_of_another_model_offers_a_rebuild(fake, project):
-    other = FakeEmbedder()
-    other.fingerprint = "other0002"
+    other = hashing_embedder()
+    other.main.fingerprint = "other0002"
     update_index(project / "seeds", project / "embeddings", other)
     at = start()
     [error] = at.error
-    assert "was made by fake-bow (weights other0002)" in error.value
+    assert "was made with the model hashing-main (weights other0002)" in error.value
     [rebuild] = [b for b in at.button if b.label == "Rebuild the index"]
     rebuild.click().run()
-    assert not at.error and "weights fake0001" in sidebar_text(at)
+    assert not at.error and "weights hash0000" in sidebar_text(at)
 
 
 @pytest.mark.slow

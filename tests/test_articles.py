@@ -14,7 +14,7 @@ from qa.articles import (
 )
 from qa.chrome import chrome_reason
 from qa.errors import EmptyArticle, UnreadableArticle
-from tests.conftest import SEED
+from tests.samples import SEED
 
 
 def test_seed_article_title_body_and_chrome():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SEED
+from tests.samples import REPO, SEED
 
 pytestmark = pytest.mark.browser
 

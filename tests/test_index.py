@@ -7,7 +7,7 @@ import pytest
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
 from qa.index import load_index
 from qa.sync import diff, scan_seeds, update_index
-from tests.conftest import FakeEmbedder
+from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 
 
 def build(project, embedder, **kw):
@@ -23,8 +23,8 @@ def test_first_build_embeds_every_article(project, fake_embedder):
         "seeds/002_rain.md",
         "seeds/003_library.txt",
     ]
-    assert index.vectors.ntotal == len(index.passages) == report.passages_embedded == 6
-    assert (index.model, index.fingerprint, index.dim) == ("fake-bow", "fake0001", 256)
+    assert index.faiss.ntotal == len(index.passages) == report.passages_embedded == 6
+    assert (index.model, index.fingerprint, index.dim) == ("hashing-main", "hash0000", 256)
     for p in index.passages:
         source = (project / p.article).read_text(encoding="utf-8")
         assert source[p.start : p.end] == p.text
@@ -42,7 +42,7 @@ def test_update_embeds_only_what_changed(project, fake_embedder):
     (project / "seeds/004_new.txt").write_text(
         "عنوان\n\nافتتح متحف جديد للفنون اليوم.\n", encoding="utf-8"
     )
-    embedder = FakeEmbedder()
+    embedder = hashing_embedder()
     report = build(project, embedder)
     c = report.changes
     assert (c.added, c.changed, c.removed, c.unchanged) == (
@@ -64,10 +64,12 @@ def test_update_embeds_only_what_changed(project, fake_embedder):
     new = {p.text: i for i, p in enumerate(after.passages) if p.article == "seeds/001_dates.txt"}
     assert old.keys() == new.keys()
     for text in old:
-        assert (before.passage_vectors()[old[text]] == after.passage_vectors()[new[text]]).all()
+        for name in ("passages", "sentences"):
+            was, now = getattr(before.main, name), getattr(after.main, name)
+            assert (was[old[text]] == now[new[text]]).all()
     # A second run with nothing changed embeds nothing.
-    quiet = FakeEmbedder()
-    assert build(project, quiet).passages_embedded == 0 and quiet.calls == []
+    quiet = hashing_embedder()
+    assert build(project, quiet).passages_embedded == 0 and quiet.main.calls == []
 
 
 def test_status_lists_what_is_stale(project, fake_embedder):
@@ -99,7 +101,7 @@ def test_bad_files_are_skipped_with_a_warning_and_the_rest_indexed(project, fake
 def test_a_changed_file_that_turns_unreadable_keeps_its_previous_version(project, fake_embedder):
     build(project, fake_embedder)
     (project / "seeds/003_library.txt").write_bytes(b"")
-    report = build(project, FakeEmbedder())
+    report = build(project, hashing_embedder())
     assert "previous version stays indexed" in report.warnings[0]
     index = load_index(project / "embeddings")
     assert any(p.article == "seeds/003_library.txt" for p in index.passages)
@@ -115,11 +117,11 @@ def test_missing_or_empty_seeds_folder(tmp_path, fake_embedder, setup):
 
 def test_index_of_another_model_is_refused_until_rebuild(project, fake_embedder):
     build(project, fake_embedder)
-    other = FakeEmbedder()
-    other.name, other.fingerprint = "other-model", "ffff0000"
+    other = hashing_embedder()
+    other.main.name, other.main.fingerprint = "other-model", "ffff0000"
     with pytest.raises(ModelMismatch, match="qa index --rebuild"):
         build(project, other)
-    assert load_index(project / "embeddings").model == "fake-bow"  # untouched
+    assert load_index(project / "embeddings").model == "hashing-main"  # untouched
     report = build(project, other, rebuild=True)
     assert report.passages_embedded == 6
     assert load_index(project / "embeddings").model == "other-model"
@@ -137,16 +139,16 @@ def test_damaged_index_is_detected_and_rebuilt(project, fake_embedder, damage):
     if damage == "manifest":
         (directory / "manifest.json").write_text('{"format": 1, "rows": [', encoding="utf-8")
     else:
-        files = json.loads((directory / "manifest.json").read_text())["files"]
-        (directory / files["passages"]).write_bytes(b"garbage")
+        channels = json.loads((directory / "manifest.json").read_text())["channels"]
+        (directory / channels["main"]["passages"]).write_bytes(b"garbage")
     with pytest.raises(IndexDamaged, match="--rebuild"):
         load_index(directory)
-    report = build(project, FakeEmbedder())
+    report = build(project, hashing_embedder())
     assert "damaged" in report.warnings[0]
-    assert load_index(directory).vectors.ntotal == 6
+    assert load_index(directory).faiss.ntotal == 6
 
 
-class Interrupting(FakeEmbedder):
+class Interrupting(HashingEncoder):
     def embed(self, texts, kind):
         raise KeyboardInterrupt
 
@@ -156,7 +158,7 @@ def test_ctrl_c_mid_update_leaves_the_previous_index_usable(project, fake_embedd
     before = (project / "embeddings" / "manifest.json").read_bytes()
     (project / "seeds/002_rain.md").write_text("# New\n\nA new paragraph.\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
-        build(project, Interrupting())
+        build(project, FakeEmbedder((Interrupting(),), WordCounter()))
     assert (project / "embeddings" / "manifest.json").read_bytes() == before
-    assert load_index(project / "embeddings").vectors.ntotal == 6
+    assert load_index(project / "embeddings").faiss.ntotal == 6
     assert not list((project / "embeddings").glob(".*tmp"))

@@ -16,7 +16,7 @@ FOUNDED = "سبتمبر/أيلول 2015"
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory, real_embedder):
-    from tests.conftest import SEED
+    from tests.samples import SEED
 
     project = tmp_path_factory.mktemp("seed")
     (project / "seeds").mkdir()
@@ -55,7 +55,7 @@ def test_unrelated_question_is_not_answered(retriever, question):
 
 
 def test_editing_one_article_re_embeds_only_that_article(tmp_path, real_embedder):
-    from tests.conftest import SEED
+    from tests.samples import SEED
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()

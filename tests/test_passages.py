@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from qa.articles import load_article, parse_article
 from qa.passages import make_passages
-from tests.conftest import SEED
+from tests.samples import SEED
 
 
 def words(text: str) -> int:

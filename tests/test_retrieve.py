@@ -1,52 +1,19 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from qa.index import Index, Settings, new_index
+from qa.index import Index
 from qa.passages import Passage
-from qa.retrieve import Retriever
+from qa.ranking import DENSE
+from qa.retrieve import Retriever, language_offsets
 from qa.sync import update_index
-
-
-class FixedQuery:
-    """An embedder whose question vector is given by the test."""
-
-    name, fingerprint, dim, max_tokens = "random", "r", 32, 512
-
-    def __init__(self, query: np.ndarray) -> None:
-        self.query = query
-
-    def embed(self, texts, kind):
-        return self.query[None, :]
-
-    def count_tokens(self, text, kind):
-        return 1
-
-
-def unit(rng, n, dim):
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-def in_memory(passages, vectors, sentence_vectors) -> Index:
-    """An index of the given vectors, as `qa index` would assemble it."""
-    return new_index(
-        Path("."), FixedQuery(None), Settings(), {}, {}, passages, vectors, sentence_vectors
-    )
+from tests.fakes import fixed_embedder, index_of, random_passages, random_vectors, unit
 
 
 def random_index(rng, n=300, dim=32) -> Index:
-    counts = rng.integers(1, 5, size=n)
-    passages = [
-        Passage(
-            f"seeds/{i % 7}.txt", "t", i, 0, 10, "x" * 10, "ar", tuple((j, j + 1) for j in range(c))
-        )
-        for i, c in enumerate(counts)
-    ]
-    return in_memory(passages, unit(rng, n, dim), unit(rng, int(counts.sum()), dim))
+    passages = random_passages(rng, ["ar"] * n, articles=7)
+    return index_of(passages, {"main": random_vectors(rng, passages, dim)})
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -54,9 +21,9 @@ def test_ranking_matches_a_brute_force_reference(seed):
     rng = np.random.default_rng(seed)
     index = random_index(rng)
     query = unit(rng, 1, 32)[0]
-    hits = Retriever(index, FixedQuery(query)).search("q", k=10)
-    passage_scores = index.passage_vectors() @ query
-    sentence_scores = index.sentence_vectors @ query
+    hits = Retriever(index, fixed_embedder(query)).search("q", k=10)
+    passage_scores = index.main.passages @ query
+    sentence_scores = index.main.sentences @ query
     best = np.array(
         [
             sentence_scores[index.sentence_rows[i] : index.sentence_rows[i + 1]].max()
@@ -77,7 +44,7 @@ def test_ranking_matches_a_brute_force_reference(seed):
 def test_search_can_be_restricted_to_some_articles():
     rng = np.random.default_rng(5)
     index = random_index(rng)
-    hits = Retriever(index, FixedQuery(unit(rng, 1, 32)[0])).search(
+    hits = Retriever(index, fixed_embedder(unit(rng, 1, 32)[0])).search(
         "q", k=20, articles={"seeds/3.txt"}
     )
     assert len(hits) == 20 and {h.passage.article for h in hits} == {"seeds/3.txt"}
@@ -94,14 +61,13 @@ def test_fake_model_finds_the_paragraph_sharing_words(project, fake_embedder):
 
 
 def test_language_offsets_vanish_in_a_one_language_collection():
-    from qa.retrieve import language_offsets
-
     rng = np.random.default_rng(3)
     vectors = unit(rng, 50, 32)
-    assert np.abs(language_offsets(vectors, np.array(["ar"] * 50))).max() < 1e-6
+    assert np.abs(language_offsets(vectors, np.array(["ar"] * 50), prior=10)).max() < 1e-6
     langs = np.array(["ar"] * 25 + ["en"] * 25)
     vectors[25:] += 0.5  # a shared "English" direction
-    offsets = language_offsets(vectors, langs, prior=0)
+    ar_offset, en_offset = language_offsets(vectors, langs, prior=0)
+    offsets = np.array([ar_offset] * 25 + [en_offset] * 25)
     # Removing it puts both languages' mean similarity to any question on one level.
     q = unit(rng, 1, 32)[0]
     shifted = vectors @ q - offsets @ q
@@ -122,11 +88,11 @@ def test_language_bias_is_corrected_in_a_mixed_collection():
         Passage(f"seeds/{i}.txt", "t", 1, 0, 1, "x", "ar" if i < n else "en", ((0, 1),))
         for i in range(2 * n)
     ]
-    index = in_memory(passages, vectors, vectors.copy())
+    index = index_of(passages, {"main": (vectors, vectors.copy())})
     query = topic + 1.5 * english
     query /= np.linalg.norm(query)
     assert int(np.argmax(vectors @ query)) >= n  # raw cosine prefers an English passage
-    top = Retriever(index, FixedQuery(query)).search("the question", k=1)[0]
+    top = Retriever(index, fixed_embedder(query)).search("the question", k=1)[0]
     assert top.row == 0 and top.cross_lingual
 
 
@@ -136,7 +102,7 @@ def test_lexical_evidence_lifts_the_passage_holding_the_question_words(project, 
     update_index(project / "seeds", project / "embeddings", fake_embedder)
     index = load_index(project / "embeddings")
     hybrid = Retriever(index, fake_embedder).search("كم سعر تمر الخلاص؟", k=3)
-    dense = Retriever(index, fake_embedder, method="dense").search("كم سعر تمر الخلاص؟", k=3)
+    dense = Retriever(index, fake_embedder, DENSE).search("كم سعر تمر الخلاص؟", k=3)
     assert "الخلاص" in hybrid[0].passage.text and hybrid[0].lexical > 0
     assert hybrid[0].score > [h for h in dense if h.row == hybrid[0].row][0].score
     assert all(h.lexical == 0 for h in dense if h.passage.lang != "ar")
