@@ -1,0 +1,484 @@
+"""Read saved web pages (.html/.htm) and scraper exports (.jsonl) into Articles.
+
+Both readers build the same shape as a plain-text article: `Article.text` is the title, a blank
+line, then the paragraphs separated by blank lines, so `article.text[p.start:p.end] == p.text`
+and paragraph numbers match the blank-line blocks of `Article.text` (title = paragraph 1).
+Body paragraphs go through the plain-text chrome rules (`qa.chrome.chrome_reason`) too.
+
+Web pages: trafilatura finds the main text (no menus, ads, cookie banners, share bars, related
+links, comments, footers or scripts) and the page's title, date, site name and canonical URL.
+Each block of its output (paragraph, heading, list item, table row) is one paragraph.
+
+JSON Lines exports: one JSON object per line, each an article (blank lines are ignored; a line
+that is not a JSON object with text is skipped with a warning). Recognised fields, the first
+present one wins:
+
+| field     | JSON keys                                       | accepted values                 |
+|-----------|-------------------------------------------------|---------------------------------|
+| title     | `title`, `headline`                             | string                          |
+| text      | `text`, `body`, `content`, `article`            | string, or list of strings      |
+|           |                                                 | (one paragraph each)            |
+| url       | `url`, `link`, `canonical_url`                  | absolute http/https URL         |
+| published | `published`, `date`, `datePublished`,           | ISO 8601 date or datetime, or   |
+|           | `published_at`, `pubDate`                       | RFC 2822 ("Tue, 10 Sep 2024 …") |
+| site      | `site`, `source`, `site_name`, `publisher`      | string, or object with `name`   |
+
+Anything else in those fields counts as absent (a date that does not parse, a `javascript:` or
+relative URL). `published` is the calendar date as written ('YYYY-MM-DD'), not moved to UTC.
+
+Paragraphs in a text field: when the text has blank lines, they separate paragraphs (as in a
+.txt file) and a single newline is a line break inside one. When it has none, every newline
+is a paragraph break: exports usually join the page's <p> elements with one "\\n" (trafilatura
+and many Scrapy pipelines do), and text scraped from HTML is never hard-wrapped. Markup in a
+text field is data and stays literal.
+
+Without a title (no <title>, og:title or <h1>; no title field), the first words of the text
+stand in for it, as for a .txt file without a title line, and every paragraph stays body text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from trafilatura import bare_extraction
+
+from qa.articles import DERIVED_TITLE_CHARS, Article, Paragraph, decode, is_heading
+from qa.chrome import chrome_reason
+from qa.errors import EmptyArticle, UnreadableArticle
+from qa.text import has_words
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".jsonl"})
+HTML_SUFFIXES = (".html", ".htm")
+JSONL_SUFFIXES = (".jsonl",)
+
+TITLE_KEYS = ("title", "headline")
+TEXT_KEYS = ("text", "body", "content", "article")
+URL_KEYS = ("url", "link", "canonical_url")
+DATE_KEYS = ("published", "date", "datePublished", "published_at", "pubDate")
+SITE_KEYS = ("site", "source", "site_name", "publisher")
+
+# trafilatura settings, chosen on pages with menus, ads, cookie banners, comments and layout
+# tables (tests/data/pages and tests/test_formats.py):
+# - favor_precision: otherwise a page with no article (all navigation) falls through to
+#   trafilatura's "baseline" rescue, which returns the whole page text as one paragraph.
+# - include_tables: old Arabic sites lay pages out in <table>s; in precision mode, without
+#   tables, such an article comes back empty. Navigation cells come back as short lines,
+#   which the heading rule below turns into context rather than passages.
+# - include_comments=False: reader comments are not the article.
+# - deduplicate=False: its cache is process-wide, so the 4th read of the same page in one
+#   process returned nothing at all.
+# - extensive_search=False for dates: the extensive search took "© 2024" in a footer for a
+#   publication date (2024-01-01); the fast search reads meta tags, <time> and the URL.
+_TRAFILATURA = {
+    "favor_precision": True,
+    "include_tables": True,
+    "include_comments": False,
+    "include_images": False,
+    "include_links": False,
+    "include_formatting": False,
+    "deduplicate": False,
+    "with_metadata": True,
+    "date_extraction_params": {
+        "original_date": True,
+        "extensive_search": False,
+        "outputformat": "%Y-%m-%d",
+    },
+}
+
+# Tags of trafilatura's XML output that run inside a paragraph; every other tag is a block.
+_INLINE_TAGS = frozenset({"hi", "ref", "del", "graphic", "span"})
+# Blocks whose text is laid out by the page as structure, not guessed from its length.
+_STRUCTURAL_HEADING = "head"
+_NO_HEADING_GUESS = frozenset({"item", "row"})
+
+# Where a page may declare its encoding: <meta charset=...>, <meta http-equiv ... charset=...>,
+# <?xml encoding=...?>. Browsers look in the first 1,024 bytes; long <head>s go past that.
+_DECLARED_CHARSET = re.compile(
+    rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)"""
+    rb"""|<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._:-]+)""",
+    re.I,
+)
+# HTML standard: these labels mean windows-1252, which is a superset.
+_WHATWG_ALIASES = dict.fromkeys(
+    ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"), "cp1252"
+)
+# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One paragraph of a page or export before numbering: its text and what made it."""
+
+    text: str
+    kind: str  # trafilatura's tag ("p", "head", "item", ...) or "text" for export paragraphs
+
+
+def is_supported(name: str) -> bool:
+    """Whether a file with this name is an article format we read."""
+    return PurePath(name).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def unsupported_message(path: str) -> str:
+    """The one-line warning for a file that is not in a supported format."""
+    suffix = PurePath(path).suffix.lower() or "no extension"
+    return f"{path}: not a supported format ({suffix}); skipped"
+
+
+# --- web pages ------------------------------------------------------------------------------
+
+
+def read_html(path: str, raw: bytes) -> Article:
+    """The main text and metadata of a saved web page; raise UnreadableArticle / EmptyArticle."""
+    html, encoding = _decode_html(raw, path)
+    try:
+        doc = bare_extraction(html, **_TRAFILATURA)
+    except (ValueError, TypeError, RecursionError) as exc:
+        # trafilatura turns its own parse failures into None; anything that still escapes
+        # (lxml on a malformed page) gets the one-line message all bad files get.
+        raise UnreadableArticle(f"{path}: cannot be parsed as a web page ({exc})") from exc
+    article = None
+    if doc is not None and doc.body is not None:
+        article = _build(
+            path,
+            sha256=hashlib.sha256(raw).hexdigest(),
+            encoding=encoding,
+            title=doc.title,
+            blocks=list(_walk(doc.body)),
+            url=_http_url(doc.url),
+            published=_iso_date(doc.date),
+            site=_one_line(doc.sitename),
+        )
+    if article is None:
+        raise EmptyArticle(
+            f"{path}: no article text found in the page (only menus, links or chrome)"
+        )
+    return article
+
+
+def _decode_html(raw: bytes, path: str) -> tuple[str, str]:
+    """(text, encoding) of a page: byte-order mark, valid UTF-8, declared charset, detected."""
+    if not raw:
+        raise UnreadableArticle(f"{path}: the file is empty (0 bytes)")
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec), codecs.lookup(codec).name.removesuffix("-sig")
+            except UnicodeDecodeError as exc:
+                raise UnreadableArticle(
+                    f"{path}: starts as {codec} but is not valid {codec}"
+                ) from exc
+    if b"\x00" in raw[:8192]:
+        raise UnreadableArticle(f"{path}: looks like a binary file, not a web page")
+    # Valid UTF-8 first, whatever the page declares: pages re-saved by an editor keep their old
+    # <meta charset=windows-1256> while the bytes are UTF-8, and Arabic or accented text in a
+    # single-byte encoding is practically never valid UTF-8.
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    match = _DECLARED_CHARSET.search(raw, 0, 8192)
+    if match:
+        label = (match.group(1) or match.group(2)).decode("ascii").lower()
+        try:
+            codec = codecs.lookup(_WHATWG_ALIASES.get(label, label)).name
+        except LookupError:
+            codec = None  # an unknown label: browsers ignore it, so do we
+        # Bytes read this far are ASCII-compatible: a UTF-16/32 label is wrong.
+        if codec and not codec.startswith(("utf-16", "utf-32")):
+            try:
+                text = raw.decode(codec)
+            except UnicodeDecodeError:
+                pass  # a wrong declaration: detect instead
+            else:
+                if sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text):
+                    return text, codec
+    return decode(raw, path)
+
+
+def _walk(elem: _Element) -> Iterator[_Block]:
+    """The paragraphs of trafilatura's XML body, in order: one per block element."""
+    tag = elem.tag if isinstance(elem.tag, str) else ""
+    if tag == "row" and not any(_has_blocks(cell) for cell in elem):
+        # A data-table row reads as one line: its cells alone ("320 dinars") mean nothing.
+        cells = [_clean(_inline_text(cell)) for cell in elem if isinstance(cell.tag, str)]
+        text = " | ".join(c for c in cells if c)
+        if text:
+            yield _Block(text, "row")
+        return
+    run = [elem.text or ""]
+    for child in elem:
+        if not isinstance(child.tag, str):
+            pass  # a comment or processing instruction: only its tail is text
+        elif child.tag == "lb":
+            run.append("\n")
+        elif child.tag in _INLINE_TAGS:
+            run.append(_inline_text(child))
+        else:
+            if text := _clean("".join(run)):
+                yield _Block(text, tag)
+            run = []
+            yield from _walk(child)
+        run.append(child.tail or "")
+    if text := _clean("".join(run)):
+        yield _Block(text, tag)
+
+
+def _has_blocks(elem: _Element) -> bool:
+    return any(
+        isinstance(e.tag, str) and e.tag not in _INLINE_TAGS and e.tag != "lb"
+        for e in elem.iterdescendants()
+    )
+
+
+def _inline_text(elem: _Element) -> str:
+    """Text of an element with its line breaks, block children read as separate lines."""
+    parts = [elem.text or ""]
+    for child in elem:
+        if isinstance(child.tag, str):
+            if child.tag == "lb":
+                parts.append("\n")
+            elif child.tag in _INLINE_TAGS:
+                parts.append(_inline_text(child))
+            else:
+                parts.append("\n" + _inline_text(child) + "\n")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+# --- JSON Lines exports -----------------------------------------------------------------------
+
+
+def read_jsonl(path: str, raw: bytes) -> tuple[list[tuple[int, Article]], list[str]]:
+    """([(line number, Article)], warnings) of a JSON Lines export; bad lines are skipped."""
+    if not raw:
+        raise UnreadableArticle(f"{path}: the file is empty (0 bytes)")
+    if b"\x00" in raw[:8192]:
+        raise UnreadableArticle(f"{path}: looks like a binary file, not JSON Lines")
+    articles: list[tuple[int, Article]] = []
+    warnings: list[str] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        # CRLF and LF files hash alike: the hash is of the line's own bytes.
+        line = line.removesuffix(b"\r")
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if not line.strip():
+            continue
+        article, why = _jsonl_article(f"{path}#L{number}", line)
+        if article is None:
+            warnings.append(f"{path} line {number}: {why}; skipped")
+        else:
+            articles.append((number, article))
+    return articles, warnings
+
+
+def _jsonl_article(path: str, line: bytes) -> tuple[Article | None, str]:
+    """The Article of one export line, or (None, why not)."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        # json's own "line 1" would point at the wrong line: the column is what helps.
+        return None, f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    except RecursionError:
+        return None, "not valid JSON (nested too deeply)"
+    except ValueError as exc:  # e.g. an integer too long for Python to read
+        return None, f"not valid JSON ({str(exc).splitlines()[0]})"
+    if not isinstance(record, dict):
+        return None, f"a JSON {type(record).__name__}, not an object"
+    text = _first(record, TEXT_KEYS)
+    if isinstance(text, list) and all(isinstance(t, str) for t in text):
+        paragraphs = [p for t in text if (p := _clean(t))]
+    elif isinstance(text, str):
+        paragraphs = _text_paragraphs(text)
+    else:
+        paragraphs = []
+    if not paragraphs:
+        return None, f"no article text (one of: {', '.join(TEXT_KEYS)})"
+    title = _first(record, TITLE_KEYS)
+    site = _first(record, SITE_KEYS)
+    if isinstance(site, dict):
+        site = site.get("name")
+    article = _build(
+        path,
+        sha256=hashlib.sha256(line).hexdigest(),
+        encoding="utf-8",
+        title=title if isinstance(title, str) else None,
+        blocks=[_Block(p, "text") for p in paragraphs],
+        url=_http_url(_first(record, URL_KEYS)),
+        published=_iso_date(_first(record, DATE_KEYS)),
+        site=_one_line(site if isinstance(site, str) else None),
+    )
+    if article is None:
+        return None, "nothing left after removing the title and site chrome"
+    return article, ""
+
+
+def _first(record: dict, keys: tuple[str, ...]) -> object:
+    """The value of the first of `keys` that the record has and is not null or empty."""
+    for key in keys:
+        value = record.get(key)
+        if value not in (None, "", [], {}):
+            return value
+    return None
+
+
+def _text_paragraphs(text: str) -> list[str]:
+    """Paragraphs of an export's text field (see the module docstring for the rule)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    parts = _BLANK_LINE.split(text) if _BLANK_LINE.search(text) else text.split("\n")
+    return [p for part in parts if (p := _clean(part))]
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def _build(
+    path: str,
+    *,
+    sha256: str,
+    encoding: str,
+    title: str | None,
+    blocks: list[_Block],
+    url: str | None,
+    published: str | None,
+    site: str | None,
+) -> Article | None:
+    """Title + paragraphs -> Article with exact offsets, or None when no body paragraph is left."""
+    title = _one_line(title)
+    if title is None:
+        if not blocks:
+            return None
+        # No title in the page or export: its first words stand in, as for a .txt file with no
+        # title line. The first paragraph stays body text: a page with no <title>, og:title or
+        # <h1> (an export with no title field) has no title line either.
+        title = _derived_title(blocks[0].text)
+    else:
+        # The page's <h1> (or an export's text) often repeats the title, already paragraph 1.
+        key = _fold(title)
+        blocks = [b for b in blocks if _fold(b.text) != key]
+
+    text = title
+    paragraphs = [Paragraph(1, 0, len(title), title, "title")]
+    for number, block in enumerate(blocks, start=2):
+        text += "\n\n"
+        start = len(text)
+        text += block.text
+        reason = chrome_reason(block.text)
+        if reason is None and not has_words(block.text):
+            reason = "no words"
+        if reason is None and block.kind == _STRUCTURAL_HEADING:
+            reason = "heading"
+        paragraphs.append(Paragraph(number, start, len(text), block.text, reason))
+    # A short line that does not end like a sentence is a subheading when text follows it,
+    # the rule of qa.articles; list items and table rows are the page's own structure.
+    for i, p in enumerate(paragraphs[1:], start=1):
+        if (
+            p.dropped is None
+            and blocks[i - 1].kind not in _NO_HEADING_GUESS
+            and is_heading(p.text)
+            and any(q.dropped is None for q in paragraphs[i + 1 :])
+        ):
+            paragraphs[i] = Paragraph(p.number, p.start, p.end, p.text, "heading")
+    if not any(p.dropped is None for p in paragraphs):
+        return None
+    return Article(
+        path=path,
+        sha256=sha256,
+        encoding=encoding,
+        text=text,
+        title=title,
+        paragraphs=tuple(paragraphs),
+        url=url,
+        published=published,
+        site=site,
+    )
+
+
+def _clean(text: str) -> str:
+    """One paragraph: spaces collapsed in each line, empty lines gone, no blank line inside."""
+    lines = (" ".join(line.split()) for line in _encodable(text).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _one_line(value: str | None) -> str | None:
+    """A title or site name on one line, or None when it has no text."""
+    if not isinstance(value, str):
+        return None
+    return " ".join(_encodable(value).split()) or None
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (a JSON "\\ud800" escape) replaced, so it can be saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _derived_title(text: str) -> str:
+    """The first words of `text`, cut at a word to DERIVED_TITLE_CHARS (as qa.articles does)."""
+    words = " ".join(text.split())
+    if len(words) <= DERIVED_TITLE_CHARS:
+        return words
+    cut = words.rfind(" ", 0, DERIVED_TITLE_CHARS)
+    return words[: cut if cut > 0 else DERIVED_TITLE_CHARS] + "…"
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _http_url(value: object) -> str | None:
+    """The URL when it is an absolute http(s) URL, else None (javascript:, relative, junk)."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _iso_date(value: object) -> str | None:
+    """'YYYY-MM-DD' of an ISO 8601 date/datetime or an RFC 2822 date; None when unparseable.
+
+    A datetime keeps the calendar date it was written with (the publisher's local date),
+    rather than being moved to UTC.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return datetime.fromisoformat(text).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
