@@ -41,3 +41,11 @@ class ModelUnavailable(QAError):
 
 class DatasetError(QAError):
     """An evaluation file is not SQuAD-format JSON, or its questions match no paragraph."""
+
+
+class IndexBusy(QAError):
+    """Another process is updating the index and did not finish in time."""
+
+
+class IndexUnwritable(QAError):
+    """The index folder cannot be written (read-only, full, no permission)."""

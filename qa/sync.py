@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import lock
 from qa.articles import Article, file_sha256, find_articles, load_article
 from qa.embedder import Embedder, EncoderStamp
 from qa.errors import (
@@ -72,14 +73,20 @@ def project_root(seeds: Path) -> Path:
     return seeds.resolve().parent
 
 
-def scan_seeds(seeds: Path) -> dict[str, Path]:
-    """Article files by their path relative to the project root; SeedsMissing if there are none."""
+def scan_seeds(seeds: Path, rejected: list[str] | None = None) -> dict[str, Path]:
+    """Article files by their path relative to the project root; SeedsMissing if there are none.
+
+    Entries that are not safe to read (links out of seeds/, FIFOs...) are left out, with a line
+    saying why added to `rejected` when it is given.
+    """
     if not seeds.is_dir():
         raise SeedsMissing(
             f"the articles folder {seeds} does not exist: create it and add .txt/.md files"
         )
     root = project_root(seeds)
-    files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds)}
+    files = {
+        p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds, rejected)
+    }
     if not files:
         raise SeedsMissing(f"the articles folder {seeds} has no .txt or .md articles in it")
     return files
@@ -223,8 +230,8 @@ def plan_update(
     seeds: Path, directory: Path, embedder: Embedder, settings: Settings, rebuild: bool
 ) -> Plan:
     """Compare seeds/ with the index; ModelMismatch when the index cannot take new rows."""
-    files = scan_seeds(seeds)
     warnings: list[str] = []
+    files = scan_seeds(seeds, warnings)
     old: Index | None = None
     if not rebuild:
         try:
@@ -272,8 +279,27 @@ def update_index(
     settings: Settings | None = None,
     rebuild: bool = False,
     progress: Progress | None = None,
+    wait: float = -1,
+    waiting: Callable[[str], None] | None = None,
 ) -> UpdateReport:
-    """Bring the index in line with seeds/, embedding only new and changed articles."""
+    """Bring the index in line with seeds/, embedding only new and changed articles.
+
+    Holds the index's writer lock throughout (qa/lock.py), waiting up to `wait` seconds for
+    another writer (-1: until it is done); seeds/ and the index are read once the lock is held,
+    so what another writer did first is never overwritten.
+    """
+    with lock.writer(directory, wait, waiting):
+        return _update(seeds, directory, embedder, settings, rebuild, progress)
+
+
+def _update(
+    seeds: Path,
+    directory: Path,
+    embedder: Embedder,
+    settings: Settings | None,
+    rebuild: bool,
+    progress: Progress | None,
+) -> UpdateReport:
     started = time.perf_counter()
     settings = settings or Settings(max_tokens=embedder.max_tokens)
     plan = plan_update(seeds, directory, embedder, settings, rebuild)
