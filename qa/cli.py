@@ -23,6 +23,10 @@ class QACommand(click.Group):
         except QAError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
+        except OSError as exc:  # what a file system can still do: one line, never a traceback
+            name = f" {exc.filename}" if exc.filename else ""
+            click.echo(f"error:{name}: {exc.strerror or exc}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted: the previous index is untouched", err=True)
             ctx.exit(130)
@@ -86,9 +90,14 @@ def _progress_bar(label: str):
 @click.option(
     "--rebuild", is_flag=True, help="Re-embed every article (needed after changing model)."
 )
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
 @click.pass_context
-def index_cmd(ctx: click.Context, rebuild: bool) -> None:
-    """Embed new and changed articles, drop removed ones; leave the rest untouched."""
+def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+    """Embed new and changed articles, drop removed ones; leave the rest untouched.
+
+    A file that cannot be read is skipped with a warning and the rest is indexed (exit 0);
+    another `qa index` running on the same index is waited for.
+    """
     from qa.sync import update_index
 
     report = update_index(
@@ -97,15 +106,29 @@ def index_cmd(ctx: click.Context, rebuild: bool) -> None:
         _embedder(ctx),
         rebuild=rebuild,
         progress=_progress_bar("embedding"),
+        waiting=_say,
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
-    c = report.changes
-    click.echo(
-        f"{len(c.added)} added, {len(c.changed)} changed, {len(c.removed)} removed, "
-        f"{len(c.unchanged)} unchanged; {report.passages_embedded} passages embedded "
-        f"in {report.seconds:.1f} s"
-    )
+    counts = {kind: report.count(kind) for kind in ("added", "changed", "removed", "unchanged")}
+    if as_json:
+        summary = {k: counts[k] for k in ("added", "changed", "removed")}
+        summary |= {"skipped": len(report.skipped), "rebuilt": report.rebuilt}
+        summary |= {"passages_embedded": report.passages_embedded, "seconds": report.seconds}
+        click.echo(json.dumps(summary))
+        return
+    skipped = f", {len(report.skipped)} skipped" if report.skipped else ""
+    if report.rebuilt:
+        click.echo(
+            f"built the index from {counts['added'] + counts['changed'] + counts['unchanged']} "
+            f"article file(s){skipped}; {report.passages_embedded} passages embedded "
+            f"in {report.seconds:.1f} s"
+        )
+    else:
+        click.echo(
+            ", ".join(f"{n} {kind}" for kind, n in counts.items())
+            + f"{skipped}; {report.passages_embedded} passages embedded in {report.seconds:.1f} s"
+        )
 
 
 @cli.command()

@@ -29,7 +29,7 @@ import numpy as np
 
 from qa.articles import file_sha256
 from qa.embedder import MAIN, Embedder, EncoderStamp
-from qa.errors import IndexDamaged, IndexMissing, ModelMismatch
+from qa.errors import IndexDamaged, IndexMissing, IndexUnwritable, ModelMismatch
 from qa.passages import Passage
 
 FORMAT = 2  # 2: vectors as named channels
@@ -204,7 +204,30 @@ def _manifest_error(directory: Path, why: object) -> IndexDamaged:
 
 
 def load_index(directory: Path) -> Index:
-    """Read the index in `directory`; IndexMissing if there is none, IndexDamaged if unreadable."""
+    """Read the index in `directory`; IndexMissing if there is none, IndexDamaged if unreadable.
+
+    A writer may replace the index while it is read (and then delete the old generation's
+    files): a read that fails while manifest.json changed under it is simply done again.
+    """
+    for _ in range(3):
+        before = _manifest_stamp(directory)
+        try:
+            return _load(directory)
+        except IndexDamaged:
+            if _manifest_stamp(directory) == before:
+                raise
+    return _load(directory)
+
+
+def _manifest_stamp(directory: Path) -> tuple[int, int] | None:
+    try:
+        st = (directory / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _load(directory: Path) -> Index:
     manifest_file = directory / MANIFEST
     if not manifest_file.exists():
         raise IndexMissing(f"no index in {directory}: run `qa index` to build it from the articles")
@@ -297,7 +320,21 @@ def _write_npy(array: np.ndarray) -> Callable[[Path], None]:
 
 
 def save_index(index: Index) -> None:
-    """Write the index as a new generation, then switch manifest.json to it atomically."""
+    """Write the index as a new generation, then switch manifest.json to it atomically.
+
+    Call it holding the writer lock (qa/lock.py). IndexUnwritable when the folder cannot be
+    written; the previous index is then untouched.
+    """
+    try:
+        _save(index)
+    except OSError as exc:
+        raise IndexUnwritable(
+            f"cannot write the index in {index.directory} ({exc.strerror or exc}); "
+            "the previous index is untouched"
+        ) from exc
+
+
+def _save(index: Index) -> None:
     directory = index.directory
     directory.mkdir(parents=True, exist_ok=True)
     gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -320,9 +357,25 @@ def save_index(index: Index) -> None:
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=1)
     _write_atomic(directory / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
+    _remove_unreferenced(directory, channels)
+
+
+def remove_unreferenced(directory: Path) -> None:
+    """Delete what a killed writer left behind; call it holding the writer lock."""
+    try:
+        channels = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["channels"]
+        _remove_unreferenced(directory, channels)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # no readable manifest: nothing can be told apart, so nothing is deleted
+
+
+def _remove_unreferenced(directory: Path, channels: dict[str, dict]) -> None:
+    # Under the writer lock, a vector file the committed manifest does not name is an old
+    # generation or what a killed writer left (a hidden .tmp): nothing refers to it any more.
     keep = {e[role] for e in channels.values() for role in ("passages", "sentences")}
     for old in directory.iterdir():
-        if old.suffix in (".faiss", ".npy") and old.name not in keep:
+        stale = old.suffix in (".faiss", ".npy") and old.name not in keep
+        if stale or (old.name.startswith(".") and old.name.endswith(".tmp")):
             old.unlink(missing_ok=True)
 
 

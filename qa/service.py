@@ -252,8 +252,15 @@ class Library:
         """Re-embed new and changed articles (or everything) and answer from the new index."""
         with self._lock:
             config = self.config
+            # A page must not hang on another writer (a `qa index` in a terminal): refuse at
+            # once with IndexBusy, which says to try again.
             report = update_index(
-                config.seeds, config.index_dir, self.embedder, rebuild=rebuild, progress=progress
+                config.seeds,
+                config.index_dir,
+                self.embedder,
+                rebuild=rebuild,
+                progress=progress,
+                wait=0,
             )
             self._retriever = None  # the next question loads the new index
         return report

@@ -33,6 +33,7 @@ from qa.index import (
     concat_channels,
     load_index,
     new_index,
+    remove_unreferenced,
     save_index,
 )
 from qa.passages import Passage, make_passages
@@ -65,7 +66,13 @@ class UpdateReport:
     passages_embedded: int
     seconds: float
     warnings: list[str]
-    rebuilt: bool = False
+    rebuilt: bool = False  # everything was embedded anew: asked for, or the index was damaged
+    skipped: list[str] = field(default_factory=list)  # new or changed files that could not be read
+
+    def count(self, kind: str) -> int:
+        """How many article files were added / changed (and read), removed or left unchanged."""
+        paths = getattr(self.changes, kind)
+        return len([p for p in paths if p not in self.skipped])
 
 
 def project_root(seeds: Path) -> Path:
@@ -84,9 +91,7 @@ def scan_seeds(seeds: Path, rejected: list[str] | None = None) -> dict[str, Path
             f"the articles folder {seeds} does not exist: create it and add .txt/.md files"
         )
     root = project_root(seeds)
-    files = {
-        p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds, rejected)
-    }
+    files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds, rejected)}
     if not files:
         raise SeedsMissing(f"the articles folder {seeds} has no .txt or .md articles in it")
     return files
@@ -224,6 +229,7 @@ class Plan:
     old: Index | None
     changes: Changes
     warnings: list[str]
+    damaged: bool = False  # the index could not be read: it is built anew
 
 
 def plan_update(
@@ -233,16 +239,18 @@ def plan_update(
     warnings: list[str] = []
     files = scan_seeds(seeds, warnings)
     old: Index | None = None
+    damaged = False
     if not rebuild:
         try:
             old = load_index(directory)
         except IndexMissing:
             old = None
         except IndexDamaged as exc:
+            damaged = True
             warnings.append(f"{exc.args[0].split(';')[0]}; rebuilding it from the articles")
         if old is not None:
             old.check_compatible(embedder, settings, updating=True)
-    return Plan(files, old, diff(old, files), warnings)
+    return Plan(files, old, diff(old, files), warnings, damaged)
 
 
 def splice(
@@ -305,6 +313,7 @@ def _update(
     plan = plan_update(seeds, directory, embedder, settings, rebuild)
     old, changes, files = plan.old, plan.changes, plan.files
     if old is not None and changes.in_sync:
+        remove_unreferenced(directory)
         return UpdateReport(changes, 0, time.perf_counter() - started, plan.warnings)
 
     previous = {} if old is None else old.articles
@@ -329,5 +338,6 @@ def _update(
         passages_embedded=len(fresh),
         seconds=time.perf_counter() - started,
         warnings=plan.warnings + warnings,
-        rebuilt=rebuild or old is None,
+        rebuilt=rebuild or plan.damaged,
+        skipped=sorted(newly_skipped),
     )
