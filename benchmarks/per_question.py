@@ -1,19 +1,26 @@
-"""Every XQuAD question through the shipped pipeline, kept per question, then three tables.
+"""Every XQuAD question through the shipped `Retriever.search`, kept per question; three tables.
 
 `qa eval` prints one line per run; comparing runs question by question needs more:
   1. mixed collection vs one-language collection on *the same questions* (the issue's
-     "at most 0.02 lower" compares like with like: the mixed file's Arabic questions are those
-     of the even articles only, so its Arabic row is not comparable with all of XQuAD ar → ar);
+     "at most 0.02 lower" compares like with like: the mixed collection's Arabic questions are
+     those of the even articles only, so its Arabic row is not comparable with all of XQuAD
+     ar → ar);
   2. the cross-language offset of the "not found" decision, fit on the dev split (XQuAD
      articles 0-23) so that cross-language answerable questions are refused at FIT_RATE, the
      rate the threshold itself was fit at, and what it does on the test split;
   3. refusals of the answerable and the unanswerable sets, split by question language.
 
-    .venv/bin/python benchmarks/make_mixed.py /tmp/mixed.json /tmp/mixed.cross.json   # once
-    .venv/bin/python benchmarks/per_question.py /tmp/mixed.json /tmp/mixed.cross.json
+Ranking is `Retriever(index, embedder, SHIPPED).search`, candidates and all; refusals are
+`ranking.confidence` of the top hit against `not_found_below`, with `SHIPPED` and with
+`replace(SHIPPED, cross_lingual_offset=<the fit>)`. Question vectors are looked up in the
+cache of benchmarks/common.py (embedded on first use), and the mixed collection is built in
+memory from the two XQuAD indexes (the paragraphs of benchmarks/make_mixed.py's file).
 
-Asks ~7,300 questions (about 3 minutes here); the rows are cached under the cache folder by
-(model fingerprints, qa/ source), so re-reading the tables is instant.
+    .venv/bin/python benchmarks/xquad_vectors.py          # once (embeds; slow)
+    .venv/bin/python benchmarks/per_question.py
+
+Asks ~7,300 questions; the rows are cached under the cache folder by (model fingerprints,
+qa/ and benchmarks/common.py source, eval sets), so re-reading the tables is instant.
 """
 
 from __future__ import annotations
@@ -21,57 +28,63 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from pathlib import Path
+from dataclasses import replace
 
+import common
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa.config import cache_dir
+from qa.evaluate import Question
+from qa.ranking import SHIPPED, Features, Weights, confidence
+from qa.retrieve import Retriever
+from qa.text import script
 
-from qa.answer import CROSS_LINGUAL_OFFSET, NOT_FOUND_BELOW, confidence  # noqa: E402
-from qa.bundled_model import cache_dir  # noqa: E402
-from qa.embedder import SentenceTransformerEmbedder  # noqa: E402
-from qa.evaluate import build_index, load_squad  # noqa: E402
-from qa.retrieve import Retriever  # noqa: E402
-from qa.text import script  # noqa: E402
-
-EVAL = ROOT.parent / "shared" / "eval"
-UNANSWERABLE = ROOT / "tests" / "data" / "unanswerable.json"
-FIT_RATE = 0.015
-DEV_ARTICLES = 24
+FIT_RATE = common.FIT_RATE
 
 
-def runs(mixed: Path, mixed_cross: Path) -> dict[str, tuple[Path, Path | None]]:
-    ar, en = EVAL / "xquad.ar.json", EVAL / "xquad.en.json"
+def runs() -> dict[str, tuple[str, list[Question]]]:
+    """Run name -> (collection, questions)."""
+    ar, en = common.xquad("ar").questions, common.xquad("en").questions
+
+    def mixed(same: bool) -> list[Question]:
+        return [
+            q
+            for lang, questions in (("ar", ar), ("en", en))
+            for q in questions
+            if (common.mixed_language(common.article_of(q.paragraph)) == lang) == same
+        ]
+
+    unanswerable = list(common.unanswerable())
     return {
-        "ar → ar": (ar, None),
-        "en → ar": (ar, en),
-        "en → en": (en, None),
-        "ar → en": (en, ar),
-        "mixed, same language": (mixed, None),
-        "mixed, cross language": (mixed, mixed_cross),
-        "unanswerable over ar": (ar, UNANSWERABLE),
-        "unanswerable over en": (en, UNANSWERABLE),
-        "unanswerable over mixed": (mixed, UNANSWERABLE),
+        "ar → ar": ("ar", ar),
+        "en → ar": ("ar", en),
+        "en → en": ("en", en),
+        "ar → en": ("en", ar),
+        "mixed, same language": ("mixed", mixed(True)),
+        "mixed, cross language": ("mixed", mixed(False)),
+        "unanswerable over ar": ("ar", unanswerable),
+        "unanswerable over en": ("en", unanswerable),
+        "unanswerable over mixed": ("mixed", unanswerable),
     }
 
 
-def ask_all(mixed: Path, mixed_cross: Path) -> dict[str, list[dict]]:
-    """Per run, per question: gold rank, and the top hit's language, dense score, confidence."""
-    emb = SentenceTransformerEmbedder()
-    plan = runs(mixed, mixed_cross)
-    source = b"".join(p.read_bytes() for p in sorted((ROOT / "qa").glob("*.py")))
-    inputs = b"".join(p.read_bytes() for d, q in plan.values() for p in (d, q) if p)
-    key = hashlib.sha256(source + inputs).hexdigest()[:16]
-    path = cache_dir() / "eval" / "per-question" / f"{emb.fingerprint}-{key}.json"
+def ask_all() -> dict[str, list[dict]]:
+    """Per run, per question: gold rank, and the top hit's language and features."""
+    embedder = common.remembering_embedder()
+    plan = runs()
+    sources = sorted(common.ROOT.glob("qa/*.py")) + [common.ROOT / "benchmarks" / "common.py"]
+    inputs = [common.xquad_path("ar"), common.xquad_path("en"), common.UNANSWERABLE]
+    body = b"".join(p.read_bytes() for p in sources + inputs)
+    key = hashlib.sha256(body).hexdigest()[:16]
+    models = "-".join(e.fingerprint for e in embedder.encoders)
+    path = cache_dir() / "eval" / "per-question" / f"{models}-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
     out = {}
-    for name, (dataset, questions) in plan.items():
-        data = load_squad(dataset, questions)
-        retriever = Retriever(build_index(data, emb), emb)
+    for name, (collection, questions) in plan.items():
+        retriever = Retriever(common.collection(collection).index, embedder, SHIPPED)
         rows = []
-        for q in data.questions:
+        for q in questions:
             hits = retriever.search(q.text, k=10)
             files = [h.passage.article for h in hits]
             top = hits[0]
@@ -82,8 +95,10 @@ def ask_all(mixed: Path, mixed_cross: Path) -> dict[str, list[dict]]:
                     "rank": files.index(q.paragraph) + 1 if q.paragraph in files else None,
                     "qlang": script(q.text),
                     "cross": top.cross_lingual,
-                    "dense": (top.dense + top.sentence_score) / 2,
-                    "confidence": confidence(top),
+                    "dense": top.dense,
+                    "sentence": top.sentence_score,
+                    "coverage": top.lexical,
+                    "confidence": top.confidence,
                 }
             )
         out[name] = rows
@@ -93,12 +108,36 @@ def ask_all(mixed: Path, mixed_cross: Path) -> dict[str, list[dict]]:
     return out
 
 
+def top_confidence(rows: list[dict], weights: Weights) -> np.ndarray:
+    """`ranking.confidence` of each row's top hit under `weights` (the ranking is unchanged:
+    the not-found constants do not enter `ranking.score`)."""
+
+    def column(name: str) -> np.ndarray:
+        return np.array([r[name] for r in rows], dtype=np.float64)
+
+    zeros = np.zeros(len(rows))
+    features = Features(
+        dense=column("dense"),
+        sentence=column("sentence"),
+        language=zeros,
+        same_language=~column("cross").astype(bool),
+        coverage=column("coverage"),
+        runner_up=0.0,
+        bm25=zeros,
+    )
+    return confidence(features, weights)
+
+
+def refused(rows: list[dict], weights: Weights) -> np.ndarray:
+    return top_confidence(rows, weights) < weights.not_found_below
+
+
 def recall1(rows: list[dict]) -> float:
     return float(np.mean([r["rank"] == 1 for r in rows]))
 
 
 def dev(row: dict) -> bool:
-    return int(row["gold"].split("-")[0]) < DEV_ARTICLES
+    return common.article_of(row["gold"]) < common.DEV_ARTICLES
 
 
 def mixed_table(d: dict[str, list[dict]]) -> None:
@@ -120,50 +159,45 @@ def mixed_table(d: dict[str, list[dict]]) -> None:
         print(f"| {label} | {len(rows)} | {a:.3f} | {b:.3f} | {a - b:+.3f} |")
 
 
-def refusal_table(d: dict[str, list[dict]], offset: float) -> None:
-    def refused(r: dict) -> bool:
-        c = r["dense"] + offset if r["cross"] else r["confidence"]
-        return c < NOT_FOUND_BELOW
-
-    print(f"\nRefused at NOT_FOUND_BELOW {NOT_FOUND_BELOW}, cross-language offset {offset:.4f}")
+def refusal_table(d: dict[str, list[dict]], weights: Weights) -> None:
+    print(
+        f"\nRefused below {weights.not_found_below},"
+        f" cross-language offset {weights.cross_lingual_offset:.4f}"
+    )
     print("| answerable | all | dev | test |\n|---|---|---|---|")
     for name, rows in d.items():
         if not name.startswith("unanswerable"):
-            cells = [
-                np.mean([refused(r) for r in rows if keep(r)])
-                for keep in (lambda r: True, dev, lambda r: not dev(r))
-            ]
+            no = refused(rows, weights)
+            part = np.array([dev(r) for r in rows])
+            cells = [no.mean(), no[part].mean(), no[~part].mean()]
             print(f"| {name} | " + " | ".join(f"{c:.1%}" for c in cells) + " |")
     print("\n| unanswerable | all | Arabic questions | English questions |\n|---|---|---|---|")
     for name, rows in d.items():
         if name.startswith("unanswerable"):
-            cells = [
-                [r for r in rows if keep(r)]
-                for keep in (
-                    lambda r: True,
-                    lambda r: r["qlang"] == "ar",
-                    lambda r: r["qlang"] == "en",
-                )
-            ]
-            print(
-                f"| {name} | "
-                + " | ".join(f"{sum(map(refused, c))}/{len(c)}" for c in cells)
-                + " |"
-            )
+            no = refused(rows, weights)
+            lang = np.array([r["qlang"] for r in rows])
+            parts = (np.ones(len(rows), bool), lang == "ar", lang == "en")
+            print(f"| {name} | " + " | ".join(f"{no[p].sum()}/{p.sum()}" for p in parts) + " |")
 
 
-def main(mixed: str, mixed_cross: str) -> None:
-    d = ask_all(Path(mixed), Path(mixed_cross))
+def main() -> None:
+    d = ask_all()
+    for name, rows in d.items():  # the rows reproduce what the retriever decided on
+        if not np.allclose(top_confidence(rows, SHIPPED), [r["confidence"] for r in rows]):
+            raise SystemExit(f"{name}: the stored features do not give the hits' confidence")
     mixed_table(d)
     cross_dev = [
-        r["dense"] for name in ("en → ar", "ar → en") for r in d[name] if dev(r) and r["cross"]
+        (r["dense"] + r["sentence"]) / 2
+        for name in ("en → ar", "ar → en")
+        for r in d[name]
+        if dev(r) and r["cross"]
     ]
-    fit = NOT_FOUND_BELOW - float(np.quantile(cross_dev, FIT_RATE))
+    fit = SHIPPED.not_found_below - float(np.quantile(cross_dev, FIT_RATE))
     print(f"\ncross-language offset that refuses {FIT_RATE:.1%} of dev: {fit:.4f}")
-    refusal_table(d, CROSS_LINGUAL_OFFSET)
-    if abs(fit - CROSS_LINGUAL_OFFSET) > 1e-3:
-        refusal_table(d, fit)
+    refusal_table(d, SHIPPED)
+    if abs(fit - SHIPPED.cross_lingual_offset) > 1e-3:
+        refusal_table(d, replace(SHIPPED, cross_lingual_offset=fit))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main()

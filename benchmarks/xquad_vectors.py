@@ -1,7 +1,9 @@
-"""Embed XQuAD (ar, en) paragraphs, sentences and questions once, for the experiments.
+"""Embed everything the experiment scripts read, once: the slow step, run it first.
 
-Builds the same cached eval indexes `qa eval` uses and saves the question vectors beside
-them, so experiment scripts load everything in a second:
+Builds the XQuAD indexes `qa eval` uses (ar, en; every encoder) and embeds the questions of
+both languages and of tests/data/unanswerable.json with every encoder, and the background
+sentences (as passages and as queries) with the main one, all cached under the cache folder
+by benchmarks/common.py, so the other scripts load them in seconds:
 
     .venv/bin/python benchmarks/xquad_vectors.py
 """
@@ -10,35 +12,36 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from qa.bundled_model import cache_dir  # noqa: E402
-from qa.embedder import SentenceTransformerEmbedder  # noqa: E402
-from qa.evaluate import build_index, load_squad  # noqa: E402
-
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+import common
 
 
 def main() -> None:
-    embedder = SentenceTransformerEmbedder()
-    out = cache_dir() / "eval" / "vectors"
-    out.mkdir(parents=True, exist_ok=True)
+    embedder = common.embedder()
     for lang in ("ar", "en"):
         started = time.perf_counter()
-        data = load_squad(EVAL / f"xquad.{lang}.json")
-        index = build_index(
-            data, embedder, progress=lambda d, t: print(f"\r{lang} {d}/{t}", end="", flush=True)
-        )
+        index = common.xquad_index(lang)
         print(
-            f"\n{lang}: {len(index.passages)} passages in {time.perf_counter() - started:.0f} s -> {index.directory}"
+            f"\n{lang}: {len(index.passages)} passages in {time.perf_counter() - started:.0f} s"
+            f" -> {index.directory}",
+            file=sys.stderr,
         )
-        q = embedder.embed([x.text for x in data.questions], "query")
-        np.save(out / f"questions-{embedder.fingerprint}-{lang}.npy", q)
-        print(f"{lang}: {len(q)} questions embedded")
+    for encoder in embedder.encoders:
+        for name, questions in (
+            ("xquad.ar", common.xquad("ar").questions),
+            ("xquad.en", common.xquad("en").questions),
+            ("unanswerable", common.unanswerable()),
+        ):
+            started = time.perf_counter()
+            common.question_vectors(questions, encoder.key)
+            print(
+                f"{name}: {len(questions)} questions by {encoder.key}"
+                f" in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
+    for kind in ("passage", "query"):
+        common.background(kind)
+    print("background sentences embedded", file=sys.stderr)
 
 
 if __name__ == "__main__":
