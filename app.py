@@ -1,7 +1,9 @@
 """The browser chat over the articles in seeds/: `streamlit run app.py` (or `qa chat`).
 
-Thin on purpose: it draws, and calls qa.service for everything else. Article and question
-text is data: it reaches the page only through `text_html`, escaped, never as markup.
+Thin on purpose: it draws, and calls qa.service for everything else. Whatever comes from an
+article or a question (text, titles, site names, addresses, file names) is data: in HTML it
+goes through `esc` (HTML-escaped, and no Markdown link or image can form), in Markdown through
+`label`, never as markup; a link is drawn only to an http(s) address (`service.web_link`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -43,6 +46,8 @@ st.markdown(
 .qa-cited { background: #f8fafc; border-radius: .4em; padding: .3em .6em; }
 .qa mark { background: #fde68a; padding: 0 .1em; border-radius: .2em; }
 .qa-section { font-weight: 700; margin-top: .6em; }
+.qa-about { color: #6b7280; font-size: .85em; display: flex; flex-wrap: wrap; gap: 0 .6em; }
+.qa-about a { color: #1c64c8; }
 [data-testid="stChatInput"] textarea { unicode-bidi: plaintext; text-align: start; }
 </style>""",
     unsafe_allow_html=True,
@@ -51,6 +56,7 @@ st.markdown(
 # What the reply itself says, in the asker's language; the sidebar chrome stays English.
 WORDS = {
     "en": {
+        "lang": "en",
         "dir": "ltr",
         "nearest": "Closest passages (they do not answer the question)",
         "context": "In context",
@@ -59,8 +65,10 @@ WORDS = {
         "strong": "strong match",
         "good": "match",
         "weak": "weak match",
+        "original": "Original article ↗",
     },
     "ar": {
+        "lang": "ar",
         "dir": "rtl",
         "nearest": "أقرب المقاطع (لا تجيب عن السؤال)",
         "context": "في سياقها",
@@ -69,8 +77,15 @@ WORDS = {
         "strong": "تطابق قوي",
         "good": "تطابق",
         "weak": "تطابق ضعيف",
+        "original": "المقال الأصلي ↗",
     },
 }
+
+
+def esc(text: str) -> str:
+    """`text` as HTML text: escaped, and with brackets as character references, which Markdown
+    never reads as syntax, so `[x](url)` or `![x](url)` stays text wherever it lands."""
+    return html.escape(text).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def text_html(text: str, cls: str = "", inner: str = "") -> str:
@@ -79,15 +94,12 @@ def text_html(text: str, cls: str = "", inner: str = "") -> str:
     `inner` replaces the escaped text with markup built from it (already escaped).
     """
     direction = {"ar": "rtl", "en": "ltr"}.get(script(text), "auto")
-    body = html.escape(text).replace("\n", "<br>")
+    body = esc(text).replace("\n", "<br>")
     return f'<div class="qa {cls}" dir="{direction}">{inner or body}</div>'
 
 
 def paragraph_html(paragraph: service.SourceParagraph, cls: str = "") -> str:
-    spans = (
-        f"<mark>{html.escape(s.text)}</mark>" if s.marked else html.escape(s.text)
-        for s in paragraph.spans
-    )
+    spans = (f"<mark>{esc(s.text)}</mark>" if s.marked else esc(s.text) for s in paragraph.spans)
     inner = "".join(spans).replace("\n", "<br>")
     return text_html(paragraph.text, cls, inner=inner)
 
@@ -149,8 +161,8 @@ def index_status(lib: service.Library) -> service.IndexStatus:
     st.stop()
 
 
-def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, list[str]]:
-    """The index and the settings; returns (passages to show, articles to search)."""
+def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, list[str] | None]:
+    """The index and the settings; returns (passages to show, articles to search: None, all)."""
     with st.sidebar:
         st.button(
             "New chat",
@@ -161,7 +173,7 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
         if flash := st.session_state.pop("flash", None):
             st.success(flash)
         for warning in st.session_state.pop("warnings", []):
-            st.warning(warning)
+            st.warning(label(warning))
         st.subheader("Index")
         built = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.built_at))
         st.markdown(
@@ -172,7 +184,7 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
         )
         seeds = label(str(lib.config.seeds))
         if status.seeds_problem:
-            st.error(status.seeds_problem)
+            st.error(label(status.seeds_problem))
         elif status.stale:
             changes = status.changes
             st.warning(
@@ -186,7 +198,7 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
                 run_update(lib, "Re-embedding…")
         else:
             st.success(f"In sync with {seeds}", icon=":material/check_circle:")
-        for reason in status.skipped.values():
+        for reason in [*status.skipped.values(), *status.ignored]:
             st.caption(f"not indexed: {label(reason)}")
 
         st.subheader("Settings")
@@ -202,22 +214,51 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
             placeholder="all articles",
             format_func=lambda path: f"{status.articles[path]} ({Path(path).name})",
         )
-    return k, chosen
+        since, until, undated = date_filter(status)
+    articles = service.select_articles(status, chosen, since, until, undated)
+    if articles == []:
+        st.sidebar.info("No article matches these filters.")
+    return k, articles
+
+
+def date_filter(status: service.IndexStatus) -> tuple[date | None, date | None, bool]:
+    """The publication dates to search (from, to) and whether undated articles count too."""
+    if not status.dates:
+        return None, None, True
+    first, last = min(status.dates.values()), max(status.dates.values())
+    picked = st.date_input(
+        "Published between",
+        value=(first, last),
+        min_value=first,
+        max_value=last,
+        key="dates",
+        format="YYYY-MM-DD",
+    )
+    # A range being picked has one end so far; until the second, it runs to the last date.
+    since, until = (tuple(picked) + (None, None))[:2] if picked else (None, None)
+    undated = True
+    if len(status.dates) < len(status.articles):
+        undated = st.checkbox("Include articles without a date", value=True, key="undated")
+    if (since or first, until or last) == (first, last):
+        since = until = None  # the whole range: no filter on dates
+    return since, until, undated
 
 
 def source_card(
     source: service.Source, relevance: service.Relevance, words: dict, quote: bool
 ) -> None:
-    """[n] title · file · ¶n, a relevance bar, its best sentence; the article on demand."""
+    """[n] title · file · ¶n, a relevance bar; site, date and link; its best sentence; the
+    article, and the other articles that carry the same passage, on demand."""
     c = source.citation
     level = words[relevance.level]
     show(
         f'<div class="qa-card" dir="{words["dir"]}"><span class="qa-rank">[{c.rank}]</span>'
-        f'<span class="qa-title" dir="auto">{html.escape(c.title)}</span>'
-        f'<span class="qa-where" dir="ltr">{html.escape(c.file)} · ¶{c.paragraph}</span>'
+        f'<span class="qa-title" dir="auto">{esc(c.title)}</span>'
+        f'<span class="qa-where" dir="ltr">{esc(c.file)} · ¶{c.paragraph}</span>'
         f'<span class="qa-bar {relevance.level}" title="score {c.score:.3f}">'
         f'<span style="width:{relevance.fraction:.0%}"></span></span>'
         f'<span class="qa-level">{level} · {c.score:.2f}</span></div>'
+        + about_html(c.site, c.published, c.url, words)
         + (text_html(c.sentence_text, "qa-quote") if quote else "")
     )
     with st.expander(words["open"].format(n=c.paragraph)):
@@ -236,6 +277,47 @@ def source_card(
                     section = paragraph.section
                     show(text_html(section, "qa-section"))
                 show(paragraph_html(paragraph, "qa-cited" if paragraph is source.cited else ""))
+    if c.also_in:
+        n = len(c.also_in)
+        with st.expander(copies_label(n, words["lang"])):
+            for copy in c.also_in:
+                show(
+                    f'<div class="qa-card" dir="{words["dir"]}">'
+                    f'<span class="qa-title" dir="auto">{esc(copy.title)}</span>'
+                    f'<span class="qa-where" dir="ltr">{esc(copy.file)}</span></div>'
+                    + about_html(copy.site, copy.published, copy.url, words)
+                )
+
+
+def about_html(site: str | None, published: str | None, url: str | None, words: dict) -> str:
+    """Site · date (in the reply's language) · a link to the original (http/https only; any
+    other address is shown as text), or "" when the article says none of them."""
+    parts = []
+    if site:
+        parts.append(f'<span class="qa-site" dir="auto">{esc(site)}</span>')
+    if day := service.format_date(published, words["lang"]):
+        parts.append(f'<span class="qa-date">{esc(day)}</span>')
+    if link := service.web_link(url):
+        parts.append(
+            f'<a class="qa-link" href="{esc(link)}" target="_blank" '
+            f'rel="noopener noreferrer">{esc(words["original"])}</a>'
+        )
+    elif url:
+        parts.append(f'<span class="qa-url" dir="ltr">{esc(url)}</span>')
+    if not parts:
+        return ""
+    return f'<div class="qa-about" dir="{words["dir"]}">{"".join(parts)}</div>'
+
+
+def copies_label(n: int, language: str) -> str:
+    """ "Also in 3 other articles" in the reply's language (Arabic: singular, dual, 3-10, 11+)."""
+    if language != "ar":
+        return f"Also in {n} other article{'' if n == 1 else 's'}"
+    if n == 1:
+        return "وردت أيضاً في مقالة أخرى"
+    if n == 2:
+        return "وردت أيضاً في مقالتين أخريين"
+    return f"وردت أيضاً في {n} {'مقالات أخرى' if n <= 10 else 'مقالة أخرى'}"
 
 
 def render_reply(reply: service.Reply) -> None:
@@ -246,7 +328,7 @@ def render_reply(reply: service.Reply) -> None:
     cards = list(zip(reply.sources, reply.relevance, strict=True))
     if answer.answered:
         # The answer is the best sentence of the first citation.
-        show(text_html(reply.text, "qa-answer", inner=html.escape(reply.text) + "<sup>[1]</sup>"))
+        show(text_html(reply.text, "qa-answer", inner=esc(reply.text) + "<sup>[1]</sup>"))
         for source, relevance in cards:
             source_card(source, relevance, words, quote=source.citation.sentence_text != reply.text)
         return
@@ -257,7 +339,7 @@ def render_reply(reply: service.Reply) -> None:
                 source_card(source, relevance, words, quote=True)
 
 
-def chat(lib: service.Library, k: int, articles: list[str]) -> None:
+def chat(lib: service.Library, k: int, articles: list[str] | None) -> None:
     messages = st.session_state.messages
     question = st.chat_input("Ask about the news… اسأل عن الأخبار")  # pinned to the bottom anyway
     if not messages and not question:

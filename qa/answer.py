@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from qa.errors import EmptyQuestion
+from qa.index import ArticleRecord, Index
 from qa.retrieve import Hit, Retriever
 from qa.text import has_words, script
 
@@ -22,9 +23,23 @@ NOT_FOUND = {
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another article that carries the cited passage (a syndicated copy, a re-publication)."""
+
+    file: str
+    title: str
+    url: str | None = None
+    published: str | None = None  # ISO 8601 date
+    site: str | None = None
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "url": self.url, "published": self.published}
+
+
+@dataclass(frozen=True)
 class Citation:
     rank: int
-    file: str
+    file: str  # the article: a path, or `path#L<n>` for line n of a JSON Lines export
     paragraph: int
     start: int
     end: int
@@ -32,6 +47,11 @@ class Citation:
     text: str
     title: str
     sentence: tuple[int, int]  # the answering sentence, offsets relative to `text`
+    # What the page or export says about the article (None where it does not say).
+    url: str | None = None
+    published: str | None = None  # ISO 8601 date
+    site: str | None = None
+    also_in: tuple[Copy, ...] = ()  # other articles with the same passage, best copy first
 
     @property
     def sentence_text(self) -> str:
@@ -63,6 +83,11 @@ class Answer:
                     "end": c.end,
                     "score": round(c.score, 4),
                     "text": c.text,
+                    "title": c.title,
+                    "url": c.url,
+                    "published": c.published,
+                    "site": c.site,
+                    "also_in": [copy.to_json() for copy in c.also_in],
                 }
                 for c in self.citations
             ],
@@ -91,8 +116,17 @@ def clean_question(question: str) -> tuple[str, list[str]]:
     return question, notices
 
 
-def _citation(rank: int, hit: Hit) -> Citation:
+def _citation(rank: int, hit: Hit, index: Index) -> Citation:
     p = hit.passage
+    about = index.articles.get(p.article) or _UNKNOWN
+    also_in: dict[str, Copy] = {}
+    for row in hit.copies:
+        path = index.passages[row].article
+        if path != p.article and path not in also_in:
+            record = index.articles.get(path) or _UNKNOWN
+            also_in[path] = Copy(
+                path, index.passages[row].title, record.url, record.published, record.site
+            )
     return Citation(
         rank=rank,
         file=p.article,
@@ -103,7 +137,14 @@ def _citation(rank: int, hit: Hit) -> Citation:
         text=p.text,
         title=p.title,
         sentence=hit.sentence,
+        url=about.url,
+        published=about.published,
+        site=about.site,
+        also_in=tuple(also_in.values()),
     )
+
+
+_UNKNOWN = ArticleRecord(sha256="", title="", encoding="", passages=0)
 
 
 def answer_question(
@@ -122,7 +163,7 @@ def answer_question(
     question, notices = clean_question(question)
     threshold = retriever.weights.not_found_below if threshold is None else threshold
     hits = retriever.search(question, k=k, articles=articles, context=context)
-    citations = [_citation(rank, hit) for rank, hit in enumerate(hits, start=1)]
+    citations = [_citation(rank, hit, retriever.index) for rank, hit in enumerate(hits, start=1)]
     language = script(question)
     if not hits or hits[0].confidence < threshold:
         return Answer(

@@ -20,8 +20,10 @@ from qa.chrome import chrome_reason
 from qa.errors import EmptyArticle, UnreadableArticle
 from qa.text import LINE_BREAK, has_words, line_spans, trim_span
 
-# What find_articles collects; a new format is one more suffix here (and a reader for it).
-ARTICLE_SUFFIXES = (".txt", ".md")
+# What find_articles collects; a new format is one more suffix here and a reader for it in
+# qa/formats.py (`load_file`). Plain text and Markdown are read here, web pages and JSON Lines
+# exports there. Any other file in seeds/ gets a "not a supported format" line.
+ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 
 # A news article is 10-50 KB of text; 5 MB is a hundred times the longest of them, so only
 # something that is not an article (a log, a dump, a database export, /dev/zero) is refused,
@@ -157,7 +159,7 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-def _read_bounded(file: Path, name: str, max_bytes: int) -> bytes:
+def read_bounded(file: Path, name: str, max_bytes: int) -> bytes:
     """The bytes of `file`, never more than max_bytes + 1 of them read."""
     limit = f"{max_bytes / 1e6:g} MB"
     try:
@@ -340,7 +342,13 @@ def load_article(
     never more than max_bytes + 1 bytes of it, whatever its size.
     """
     name = display_path or str(file)
-    return parse_article(name, _read_bounded(file, name, max_bytes))
+    return parse_article(name, read_bounded(file, name, max_bytes))
+
+
+def unsupported_reason(name: str) -> str:
+    """Why a file in seeds/ is not read: "not a supported format (.pdf)"."""
+    suffix = Path(name).suffix.lower() or "no extension"
+    return f"not a supported format ({suffix})"
 
 
 def _inside(path: str, root: str) -> bool:
@@ -353,7 +361,8 @@ def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
     A link is followed only when its target is inside `seeds`. An article-named entry that is
     a link out of `seeds`, a broken link, a FIFO, device or socket, and a folder link that
     leads out or back up (a loop) are skipped, with a line saying why added to `rejected` when
-    it is given. Only regular files come back, each once however many links lead to it.
+    it is given; so is any other file (a PDF, a Word file, an image): not a supported format.
+    Only regular files come back, each once however many links lead to it.
     """
     root = os.path.realpath(seeds)
     shown = Path(os.path.basename(root))
@@ -390,9 +399,13 @@ def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
                     )
                 continue
             is_dir = stat.S_ISDIR(mode)
-            if not (is_dir or is_article):
-                continue
             real = os.path.realpath(entry.path)
+            if not (is_dir or is_article):
+                # Said once, so that a PDF or a Word file dropped into seeds/ is not silently
+                # missing from answers; a link out of seeds/ gets no word on what it leads to.
+                if stat.S_ISREG(mode) and (not link or _inside(real, root)):
+                    reject(path, unsupported_reason(entry.name))
+                continue
             if link and not _inside(real, root):
                 what = "folder" if is_dir else "file"
                 reject(path, f"a link to a {what} outside {shown.as_posix()}/")

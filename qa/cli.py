@@ -41,7 +41,7 @@ def _say(message: str) -> None:
     "--seeds",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder of articles (.txt, .md). Env: QA_SEEDS. Default: seeds.",
+    help="Folder of articles (.txt, .md, .html, .jsonl). Env: QA_SEEDS. Default: seeds.",
 )
 @click.option(
     "--index",
@@ -140,9 +140,9 @@ def status(ctx: click.Context) -> None:
 
     index = load_index(ctx.obj.index_dir)
     changes = diff(index, scan_seeds(ctx.obj.seeds))
-    for name, channel in index.channels.items():
+    for name, stamp in index.stamps.items():
         role = "model" if name == "main" else f"{name} encoder"
-        click.echo(f"{role}: {channel.stamp.describe()}")
+        click.echo(f"{role}: {stamp.describe()}")
     click.echo(
         f"{len(index.articles)} articles, {len(index.passages)} passages in {ctx.obj.index_dir}"
     )
@@ -159,18 +159,49 @@ def status(ctx: click.Context) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
-def inspect(file: Path) -> None:
-    """Show which paragraphs of FILE become passages and which are dropped, and why."""
-    from qa.articles import load_article
+@click.argument("file")
+@click.option(
+    "--text",
+    "as_text",
+    is_flag=True,
+    help="Print the article's text as the index reads it (citation offsets point into it).",
+)
+def inspect(file: str, as_text: bool) -> None:
+    """Show which paragraphs of FILE become passages and which are dropped, and why.
 
-    article = load_article(file)
-    click.echo(f"title: {article.title}    encoding: {article.encoding}")
-    for p in article.paragraphs:
-        mark = "kept   " if p.dropped is None else f"dropped ({p.dropped})"
-        preview = " ".join(p.text.split())
-        preview = preview if len(preview) <= 90 else preview[:87] + "..."
-        click.echo(f"¶{p.number:<3} {mark:<34} [{p.start}:{p.end}] {preview}")
+    FILE is a path as citations give it: a file, or FILE.jsonl#L<n> for one line of an export.
+    """
+    from qa.errors import UnreadableArticle
+    from qa.formats import load_file, split_id
+
+    path, line = split_id(file)
+    articles, skipped = load_file(Path(path), path)
+    if line is not None:
+        if file in skipped:
+            raise UnreadableArticle(skipped[file].removesuffix("; skipped"))
+        articles = [a for a in articles if a.path == file]
+        if not articles:
+            raise UnreadableArticle(f"{path}: line {line} holds no article (no such line)")
+    if as_text:
+        if len(articles) > 1:
+            raise UnreadableArticle(f"{path} holds {len(articles)} articles: name one, {path}#L1")
+        click.echo(articles[0].text, nl=False)
+        return
+    for n, article in enumerate(articles):
+        if len(articles) > 1:
+            click.echo(("\n" if n else "") + f"{article.path}")
+        click.echo(f"title: {article.title}    encoding: {article.encoding}")
+        about = {"published": article.published, "site": article.site, "url": article.url}
+        if any(about.values()):
+            click.echo("    ".join(f"{k}: {v}" for k, v in about.items() if v))
+        for p in article.paragraphs:
+            mark = "kept   " if p.dropped is None else f"dropped ({p.dropped})"
+            preview = " ".join(p.text.split())
+            preview = preview if len(preview) <= 90 else preview[:87] + "..."
+            click.echo(f"¶{p.number:<3} {mark:<34} [{p.start}:{p.end}] {preview}")
+    if line is None:
+        for why in skipped.values():
+            click.echo(why)
 
 
 def _marked(text: str, start: int, end: int, color: bool) -> str:
@@ -205,6 +236,10 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
     color = sys.stdout.isatty()
     for c in answer.citations:
         click.echo(f"\n[{c.rank}] {c.file} ¶{c.paragraph}  score {c.score:.3f}  {c.title}")
+        if about := "  ".join(x for x in (c.site, c.published, c.url) if x):
+            click.echo(f"    {about}")
+        if c.also_in:
+            click.echo(f"    also in: {', '.join(copy.file for copy in c.also_in)}")
         click.echo(_marked(c.text, *c.sentence, color=color))
 
 

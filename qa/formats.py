@@ -46,13 +46,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from trafilatura import bare_extraction
 
-from qa.articles import DERIVED_TITLE_CHARS, Article, Paragraph, decode, is_heading
+from qa.articles import (
+    ARTICLE_SUFFIXES,
+    DERIVED_TITLE_CHARS,
+    MAX_ARTICLE_BYTES,
+    Article,
+    Paragraph,
+    decode,
+    is_heading,
+    parse_article,
+    read_bounded,
+    unsupported_reason,
+)
 from qa.chrome import chrome_reason
 from qa.errors import EmptyArticle, UnreadableArticle
 from qa.text import has_words
@@ -60,9 +71,20 @@ from qa.text import has_words
 if TYPE_CHECKING:
     from lxml.etree import _Element
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".html", ".htm", ".jsonl"})
+SUPPORTED_SUFFIXES = frozenset(ARTICLE_SUFFIXES)
 HTML_SUFFIXES = (".html", ".htm")
 JSONL_SUFFIXES = (".jsonl",)
+
+# A saved page carries its markup, inline scripts and styles around 10-50 KB of text: 20 MB is
+# far past any news page and still parses in a few seconds.
+MAX_PAGE_BYTES = 20_000_000
+# An export holds many articles: 200 MB is some thousands of them, each line still held to
+# MAX_ARTICLE_BYTES. Reading it costs its size in memory once, when it changed.
+MAX_EXPORT_BYTES = 200_000_000
+
+# A line of an export is the article `<file>#L<line number>`: what citations name and what
+# `qa inspect` opens. Only a .jsonl path can end so (no other file in seeds/ is read).
+_LINE_ID = re.compile(r"(?P<file>.+\.jsonl)#L(?P<line>[1-9][0-9]*)", re.IGNORECASE)
 
 TITLE_KEYS = ("title", "headline")
 TEXT_KEYS = ("text", "body", "content", "article")
@@ -141,8 +163,50 @@ def is_supported(name: str) -> bool:
 
 def unsupported_message(path: str) -> str:
     """The one-line warning for a file that is not in a supported format."""
-    suffix = PurePath(path).suffix.lower() or "no extension"
-    return f"{path}: not a supported format ({suffix}); skipped"
+    return f"{path}: {unsupported_reason(path)}; skipped"
+
+
+def line_id(path: str, line: int) -> str:
+    """The article id of line `line` (1-based) of the export at `path`."""
+    return f"{path}#L{line}"
+
+
+def split_id(article: str) -> tuple[str, int | None]:
+    """(file, line) of an article id: the line of an export, or None for a whole file."""
+    match = _LINE_ID.fullmatch(article)
+    return (match["file"], int(match["line"])) if match else (article, None)
+
+
+def load_file(file: Path, name: str) -> tuple[list[Article], dict[str, str]]:
+    """The articles of one file in seeds/, read by its format, and the export lines skipped.
+
+    A text file or a web page is one article named `name`; an export is one article per good
+    line, named `name#L<n>` (`line_id`), and a bad line is {its id: a one-line warning}.
+    Raises UnreadableArticle / EmptyArticle when the file as a whole cannot be read or holds
+    no article (an export none of whose lines is one).
+    """
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnreadableArticle(f"{name}: {unsupported_reason(name)}")
+    if suffix in HTML_SUFFIXES:
+        return [read_html(name, read_bounded(file, name, MAX_PAGE_BYTES))], {}
+    if suffix in JSONL_SUFFIXES:
+        articles: list[Article] = []
+        skipped: dict[str, str] = {}
+        for number, article, why in _export_lines(name, read_bounded(file, name, MAX_EXPORT_BYTES)):
+            if article is None:
+                skipped[line_id(name, number)] = why
+            else:
+                articles.append(article)
+        if not articles:
+            first = (
+                next(iter(skipped.values()), "").removeprefix(name + " ").removesuffix("; skipped")
+            )
+            raise EmptyArticle(
+                f"{name}: no line of the export holds an article" + (f" ({first})" if first else "")
+            )
+        return articles, skipped
+    return [parse_article(name, read_bounded(file, name, MAX_ARTICLE_BYTES))], {}
 
 
 # --- web pages ------------------------------------------------------------------------------
@@ -271,12 +335,22 @@ def _inline_text(elem: _Element) -> str:
 
 def read_jsonl(path: str, raw: bytes) -> tuple[list[tuple[int, Article]], list[str]]:
     """([(line number, Article)], warnings) of a JSON Lines export; bad lines are skipped."""
+    articles: list[tuple[int, Article]] = []
+    warnings: list[str] = []
+    for number, article, why in _export_lines(path, raw):
+        if article is None:
+            warnings.append(why)
+        else:
+            articles.append((number, article))
+    return articles, warnings
+
+
+def _export_lines(path: str, raw: bytes) -> Iterator[tuple[int, Article | None, str]]:
+    """(line number, Article or None, the warning when None) of each non-blank line."""
     if not raw:
         raise UnreadableArticle(f"{path}: the file is empty (0 bytes)")
     if b"\x00" in raw[:8192]:
         raise UnreadableArticle(f"{path}: looks like a binary file, not JSON Lines")
-    articles: list[tuple[int, Article]] = []
-    warnings: list[str] = []
     for number, line in enumerate(raw.split(b"\n"), start=1):
         # CRLF and LF files hash alike: the hash is of the line's own bytes.
         line = line.removesuffix(b"\r")
@@ -284,12 +358,16 @@ def read_jsonl(path: str, raw: bytes) -> tuple[list[tuple[int, Article]], list[s
             line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             continue
-        article, why = _jsonl_article(f"{path}#L{number}", line)
-        if article is None:
-            warnings.append(f"{path} line {number}: {why}; skipped")
-        else:
-            articles.append((number, article))
-    return articles, warnings
+        if len(line) > MAX_ARTICLE_BYTES:
+            limit = f"{MAX_ARTICLE_BYTES / 1e6:g} MB"
+            yield (
+                number,
+                None,
+                f"{path} line {number}: over the {limit} limit for one article; skipped",
+            )
+            continue
+        article, why = _jsonl_article(line_id(path, number), line)
+        yield number, article, "" if article else f"{path} line {number}: {why}; skipped"
 
 
 def _jsonl_article(path: str, line: bytes) -> tuple[Article | None, str]:

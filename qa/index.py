@@ -1,40 +1,45 @@
-"""The index in embeddings/ and its manifest: what a vector means, load, save atomically.
+"""The index in embeddings/: a small manifest over immutable segments (qa/segment.py).
 
 Layout of the index folder:
-  manifest.json                 format, settings, encoder stamps, articles, skipped files, rows
-  <channel>-passages-<gen>.npy  one L2-normalized vector per passage, by that channel's encoder
-  <channel>-sentences-<gen>.npy one vector per sentence of every passage (answer, ranking)
+  manifest.json   format, settings, encoder stamps, segments (with their files' checksums),
+                  articles (each with where its rows are: segment, first row, count), skipped
+  seg-<id>.*      the segments' rows, terms and vectors
+  .writer.lock    held by the one writer (qa/lock.py)
 
 A channel is the vectors of one encoder (qa/embedder.py): `main` ranks everything and is
 searched through FAISS; the others add evidence for passages in another language
-(qa/ranking.py). Save, load, check and splice loop over channels.
-
-A save writes new `<gen>` files beside the old ones and then replaces manifest.json in one
-atomic rename: a crash or Ctrl-C at any moment leaves the previous index whole and usable.
-Keeping the index in line with seeds/ (what changed, embedding only that) is qa/sync.py.
+(qa/ranking.py). An update writes a segment for the articles it embedded and a new manifest
+that points each changed article at its new rows; rows no article points at are dead, and a
+segment is merged away or deleted once it is mostly dead. A commit switches manifest.json by
+atomic rename: a crash at any moment leaves the previous index whole and usable, and a long
+`qa index` commits every few hundred passages, so an interrupted run keeps what it embedded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from qa.articles import file_sha256
 from qa.embedder import MAIN, Embedder, EncoderStamp
 from qa.errors import IndexDamaged, IndexMissing, IndexUnwritable, ModelMismatch
+from qa.lexical import LexicalIndex
 from qa.passages import Passage
+from qa.segment import LANGS, Channel, Segment
 
-FORMAT = 2  # 2: vectors as named channels
+FORMAT = 3  # 3: segments
 MANIFEST = "manifest.json"
 REBUILD = "run `qa index --rebuild` to re-embed everything"
+
+__all__ = ["Channel", "Index", "load_index", "new_index", "save_index"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class Settings:
 
 @dataclass(frozen=True)
 class ArticleRecord:
-    """An indexed article file, as the manifest keeps it."""
+    """An indexed article file, as the manifest keeps it, and where its rows are."""
 
     sha256: str
     title: str
@@ -56,6 +61,11 @@ class ArticleRecord:
     url: str | None = None
     published: str | None = None  # ISO 8601 date
     site: str | None = None
+    # For a line of an export (key `file#L<n>`): the whole file's hash, so that an unchanged
+    # export is not read again (qa/sync.py); "" while an update of it has lines to embed.
+    file_sha256: str | None = None
+    segment: str = ""  # the segment holding its rows, from row `first` on
+    first: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,25 +76,35 @@ class SkippedRecord:
     reason: str
 
 
-@dataclass
-class Channel:
-    """One encoder's vectors, row for row with the index's passages and sentences."""
+@dataclass(frozen=True)
+class FileStamp:
+    """What a segment file was when written: a changed stat means its checksum is verified."""
 
-    stamp: EncoderStamp
-    passages: np.ndarray  # (passages, dim) float32
-    sentences: np.ndarray  # (sentences, dim) float32
-
-    def check(self, name: str, passages: int, sentences: int) -> None:
-        """ValueError unless the arrays have the shape the manifest says."""
-        for array, rows in ((self.passages, passages), (self.sentences, sentences)):
-            if array.ndim != 2 or array.shape != (rows, self.stamp.dim):
-                raise ValueError(f"the {name} vectors do not match the manifest")
+    sha256: str
+    size: int
+    mtime_ns: int
+    inode: int
 
 
-def sentence_rows(passages: list[Passage]) -> np.ndarray:
-    """Passage i owns sentence rows [rows[i], rows[i + 1])."""
-    counts = [len(p.sentences) for p in passages]
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+class Passages(Sequence[Passage]):
+    """The index's passages in row order, each read from its segment when asked for."""
+
+    def __init__(self, index: Index) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index.row_segment)
+
+    def __getitem__(self, row):  # type: ignore[override]
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        ix = self._index
+        segment = ix.segments[ix.row_segment[row]]
+        article = ix.article_names[ix.row_article[row]]
+        return segment.passage(int(ix.row_local[row]), ix.articles[article].title, article)
+
+    def __iter__(self) -> Iterator[Passage]:
+        return (self[i] for i in range(len(self)))
 
 
 @dataclass
@@ -92,38 +112,172 @@ class Index:
     directory: Path
     settings: Settings
     built_at: float
+    stamps: dict[str, EncoderStamp]  # channel -> encoder, `main` first
+    segments: list[Segment]
     articles: dict[str, ArticleRecord]
     skipped: dict[str, SkippedRecord]
-    passages: list[Passage]
-    channels: dict[str, Channel]  # `main` first
-    sentence_rows: np.ndarray = field(init=False)
-    faiss: faiss.Index = field(init=False, repr=False)  # exact inner-product search over `main`
+    files: dict[str, FileStamp] = field(default_factory=dict)  # segment files, as committed
+    # The live rows, in order: each one's segment and row there, article and language.
+    row_segment: np.ndarray = field(init=False, repr=False)
+    row_local: np.ndarray = field(init=False, repr=False)
+    row_article: np.ndarray = field(init=False, repr=False)  # index into `article_names`
+    article_names: list[str] = field(init=False, repr=False)
+    langs: np.ndarray = field(init=False, repr=False)  # str per row
+    _faiss: faiss.Index | None = field(default=None, init=False, repr=False)
+    _by_language: dict | None = field(default=None, init=False, repr=False)
+    _lexical: LexicalIndex | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.sentence_rows = sentence_rows(self.passages)
-        main = self.channels[MAIN]
-        self.faiss = faiss.IndexFlatIP(main.stamp.dim)
-        if len(main.passages):
-            self.faiss.add(main.passages)
+        by_id = {s.id: n for n, s in enumerate(self.segments)}
+        parts = []  # (segment number, first, count, article number)
+        self.article_names = sorted(self.articles)
+        for a, path in enumerate(self.article_names):
+            record = self.articles[path]
+            parts.append((by_id[record.segment], record.first, record.passages, a))
+        parts.sort()
+        counts = np.array([p[2] for p in parts], np.int64)
+        self.row_segment = np.repeat(np.array([p[0] for p in parts], np.int32), counts)
+        self.row_article = np.repeat(np.array([p[3] for p in parts], np.int32), counts)
+        starts = np.array([p[1] for p in parts], np.int64)
+        self.row_local = _ranges(starts, starts + counts)
+        lang_code = np.zeros(len(self.row_local), np.int8)
+        for n, segment in enumerate(self.segments):
+            mask = self.row_segment == n
+            lang_code[mask] = segment.lang[self.row_local[mask]]
+        self.langs = np.array(LANGS)[lang_code] if len(lang_code) else np.zeros(0, "<U5")
+
+    # ------------------------------------------------------------------ what is indexed
 
     @property
-    def main(self) -> Channel:
-        return self.channels[MAIN]
+    def passages(self) -> Passages:
+        return Passages(self)
 
     @property
     def model(self) -> str:
-        return self.main.stamp.name
+        return self.stamps[MAIN].name
 
     @property
     def fingerprint(self) -> str:
-        return self.main.stamp.fingerprint
+        return self.stamps[MAIN].fingerprint
 
     @property
     def dim(self) -> int:
-        return self.main.stamp.dim
+        return self.stamps[MAIN].dim
 
-    def sentences_of(self, row: int) -> slice:
-        return slice(int(self.sentence_rows[row]), int(self.sentence_rows[row + 1]))
+    def rows_of(self, articles: set[str]) -> np.ndarray:
+        """Bool per row: whether it belongs to one of `articles`."""
+        wanted = np.array([name in articles for name in self.article_names], bool)
+        return wanted[self.row_article] if len(wanted) else np.zeros(0, bool)
+
+    def passages_of(self, article: str) -> list[Passage]:
+        """The passages of one article, in row order."""
+        record = self.articles.get(article)
+        if record is None:
+            return []
+        segment = next(s for s in self.segments if s.id == record.segment)
+        return [
+            segment.passage(i, record.title, article)
+            for i in range(record.first, record.first + record.passages)
+        ]
+
+    # ------------------------------------------------------------------ vectors
+
+    def vectors(self, channel: str, rows: np.ndarray) -> np.ndarray:
+        """float32 passage vectors of `rows` in `channel`."""
+        rows = np.asarray(rows, np.int64)
+        out = np.empty((len(rows), self.stamps[channel].dim), np.float32)
+        for n in np.unique(self.row_segment[rows]).tolist():
+            mask = self.row_segment[rows] == n
+            local = self.row_local[rows[mask]]
+            out[mask] = self.segments[n].channels[channel].passages[local]
+        return out
+
+    def sentence_vectors(self, channel: str, row: int) -> np.ndarray:
+        """float32 vectors of one row's sentences in `channel`."""
+        segment = self.segments[self.row_segment[row]]
+        local = int(self.row_local[row])
+        a, b = segment.sentence_rows[local], segment.sentence_rows[local + 1]
+        return np.asarray(segment.channels[channel].sentences[a:b], np.float32)
+
+    def matrices(self, channel: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(passage vectors, sentence vectors, sentence rows) of every live row, in float32:
+        the whole collection at once, for tests and experiments (search never needs it)."""
+        rows = np.arange(len(self.row_local))
+        passages = self.vectors(channel, rows)
+        blocks = [self.sentence_vectors(channel, r) for r in rows.tolist()]
+        counts = np.array([len(b) for b in blocks], np.int64)
+        dim = self.stamps[channel].dim
+        sentences = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
+        return passages, sentences, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def sentence_spans(self, row: int) -> np.ndarray:
+        """(k, 2) offsets of one row's sentences, relative to its text."""
+        segment = self.segments[self.row_segment[row]]
+        local = int(self.row_local[row])
+        a, b = segment.sentence_rows[local], segment.sentence_rows[local + 1]
+        return segment.sentences[:, a:b].T
+
+    def language_means(self, channel: str) -> tuple[np.ndarray, np.ndarray]:
+        """(sum of live passage vectors per language, count per language), from the segments'
+        saved sums less their dead rows: no vector file is read whole."""
+        dim = self.stamps[channel].dim
+        sums, counts = np.zeros((len(LANGS), dim)), np.zeros(len(LANGS))
+        for n, segment in enumerate(self.segments):
+            live = np.zeros(segment.rows, bool)
+            live[self.row_local[self.row_segment == n]] = True
+            sums += segment.lang_sums[channel]
+            counts += np.bincount(segment.lang, minlength=len(LANGS))
+            dead = np.flatnonzero(~live)
+            if len(dead):
+                vectors = np.asarray(segment.channels[channel].passages[dead], np.float64)
+                np.subtract.at(sums, segment.lang[dead], vectors)
+                counts -= np.bincount(segment.lang[dead], minlength=len(LANGS))
+        return sums, counts
+
+    @property
+    def faiss(self) -> faiss.Index:
+        """Exact inner-product search over every live `main` passage vector (tests, tools)."""
+        if self._faiss is None:
+            self._faiss = self._flat(np.arange(len(self.row_local)))
+        return self._faiss
+
+    def by_language(self) -> dict[str, tuple[np.ndarray, faiss.Index]]:
+        """Per language: its rows, and exact inner-product search over their `main` vectors.
+
+        Retrieval takes the best candidates of each language (qa/retrieve.py); one index per
+        language answers that without a per-question filter over every row. Built on first use.
+        """
+        if self._by_language is None:
+            self._by_language = {}
+            for lang in sorted(set(self.langs.tolist())):
+                rows = np.flatnonzero(self.langs == lang)
+                self._by_language[lang] = (rows, self._flat(rows))
+        return self._by_language
+
+    def _flat(self, rows: np.ndarray) -> faiss.Index:
+        flat = faiss.IndexFlatIP(self.dim)
+        for n, segment in enumerate(self.segments):
+            picked = rows[self.row_segment[rows] == n]
+            if len(picked):
+                local = self.row_local[picked]
+                block = segment.channels[MAIN].passages
+                whole = len(local) == segment.rows and (np.diff(local) == 1).all()
+                flat.add(np.ascontiguousarray(block[:] if whole else block[local], np.float32))
+        return flat
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """BM25 over the live rows, assembled from the segments' saved term counts."""
+        if self._lexical is None:
+            self._lexical = LexicalIndex(
+                [
+                    (segment.terms, self.row_local[self.row_segment == n])
+                    for n, segment in enumerate(self.segments)
+                ]
+            )
+        return self._lexical
+
+    # ------------------------------------------------------------------ checks
 
     def check_compatible(
         self, embedder: Embedder, settings: Settings | None = None, updating: bool = False
@@ -133,8 +287,7 @@ class Index:
         Searching needs the same main encoder; a further channel on one side only is skipped.
         Updating adds rows, so every channel and the settings must match exactly.
         """
-        wanted = embedder.stamps()
-        have = {name: c.stamp for name, c in self.channels.items()}
+        wanted, have = embedder.stamps(), self.stamps
         for name in sorted(set(wanted) | set(have)):
             if wanted.get(name) == have.get(name):
                 continue
@@ -150,25 +303,19 @@ class Index:
                 f"({self.settings}); {REBUILD}"
             )
 
-    def select(self, rows: np.ndarray) -> tuple[list[Passage], dict[str, Channel]]:
-        """The passages at `rows` (in that order) with their vectors in every channel."""
-        rows = np.asarray(rows, dtype=np.int64)
-        starts, ends = self.sentence_rows[rows], self.sentence_rows[rows + 1]
-        sentences = _ranges(starts, ends)
-        channels = {
-            name: Channel(c.stamp, c.passages[rows], c.sentences[sentences])
-            for name, c in self.channels.items()
-        }
-        return [self.passages[i] for i in rows.tolist()], channels
+    def live_rows(self, segment: Segment) -> int:
+        n = next(i for i, s in enumerate(self.segments) if s is segment)
+        return int((self.row_segment == n).sum())
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The concatenation of range(s, e) for each pair, without a Python loop."""
     lengths = ends - starts
-    if not lengths.sum():
+    total = int(lengths.sum())
+    if not total:
         return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(lengths.sum(), dtype=np.int64) + offsets
+    return np.arange(total, dtype=np.int64) + offsets
 
 
 def _describe(name: str, stamp: EncoderStamp | None) -> str:
@@ -176,38 +323,62 @@ def _describe(name: str, stamp: EncoderStamp | None) -> str:
     return f"no {name} encoder" if stamp is None else f"{role} {stamp.describe()}"
 
 
-def empty_channels(embedder: Embedder) -> dict[str, Channel]:
-    return {
-        name: Channel(stamp, *(np.zeros((0, stamp.dim), np.float32) for _ in range(2)))
-        for name, stamp in embedder.stamps().items()
-    }
+def new_segment_id() -> str:
+    return f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
-def concat_channels(parts: list[dict[str, Channel]]) -> dict[str, Channel]:
-    """Row blocks of the same channels, one after the other."""
-    first = parts[0]
-    return {
-        name: Channel(
-            c.stamp,
-            np.concatenate([p[name].passages for p in parts]).astype(np.float32, copy=False),
-            np.concatenate([p[name].sentences for p in parts]).astype(np.float32, copy=False),
-        )
-        for name, c in first.items()
-    }
+def new_index(
+    directory: Path,
+    settings: Settings,
+    articles: Mapping[str, ArticleRecord],
+    skipped: Mapping[str, SkippedRecord],
+    passages: list[Passage],
+    channels: dict[str, Channel],
+) -> Index:
+    """An in-memory index of one segment over `passages` and their vectors in every channel."""
+    # A segment keeps each article's rows together.
+    order = sorted(range(len(passages)), key=lambda i: passages[i].article)  # stable
+    if order != list(range(len(passages))):
+        counts = np.array([len(p.sentences) for p in passages], np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        take = np.array(order, np.int64)
+        sentence_order = _ranges(starts[take], starts[take] + counts[take])
+        passages = [passages[i] for i in order]
+        channels = {
+            name: Channel(c.stamp, c.passages[take], c.sentences[sentence_order])
+            for name, c in channels.items()
+        }
+    segment = Segment.of(new_segment_id(), passages, channels)
+    records = dict(articles)
+    for i, name in enumerate(segment.articles):
+        rows = np.flatnonzero(segment.article == i)
+        record = records.get(name) or ArticleRecord("", passages[rows[0]].title, "", 0)
+        records[name] = _placed(record, segment.id, int(rows[0]), len(rows))
+    return Index(
+        directory=directory,
+        settings=settings,
+        built_at=time.time(),
+        stamps={name: c.stamp for name, c in channels.items()},
+        segments=[segment],
+        articles=records,
+        skipped=dict(skipped),
+    )
+
+
+def _placed(record: ArticleRecord, segment: str, first: int, count: int) -> ArticleRecord:
+    return ArticleRecord(
+        **{**asdict(record), "segment": segment, "first": first, "passages": count}
+    )
 
 
 # ---------------------------------------------------------------------------- on disk
 
 
-def _manifest_error(directory: Path, why: object) -> IndexDamaged:
-    return IndexDamaged(f"the index in {directory} is damaged ({why}); {REBUILD}")
-
-
 def load_index(directory: Path) -> Index:
     """Read the index in `directory`; IndexMissing if there is none, IndexDamaged if unreadable.
 
-    A writer may replace the index while it is read (and then delete the old generation's
-    files): a read that fails while manifest.json changed under it is simply done again.
+    A writer may replace the index while it is read (and then delete what is no longer
+    referenced): a read that fails while manifest.json changed under it is simply done again.
     """
     for _ in range(3):
         before = _manifest_stamp(directory)
@@ -237,90 +408,73 @@ def _load(directory: Path) -> Index:
             raise ValueError("the manifest is not a JSON object")
         if m.get("format") != FORMAT:
             raise ValueError(f"format {m.get('format')!r} of an older qa, expected {FORMAT}")
-        passages = [_passage(r) for r in m["rows"]]
-        titles = {path: a["title"] for path, a in m["articles"].items()}
-        passages = [_with_title(p, titles[p.article]) for p in passages]
-        rows = sentence_rows(passages)
-        channels = {name: _load_channel(directory, c) for name, c in m["channels"].items()}
-        if MAIN not in channels:
+        stamps = {name: EncoderStamp(**s) for name, s in m["channels"].items()}
+        if next(iter(stamps), None) != MAIN:
             raise ValueError("no main channel")
-        for name, channel in channels.items():
-            channel.check(name, len(passages), int(rows[-1]))
-        return Index(
+        files = {name: FileStamp(**f) for name, f in m["files"].items()}
+        for name, stamp in files.items():
+            _verify(directory / name, stamp)
+        segments = [Segment.read(directory, id, stamps) for id in m["segments"]]
+        index = Index(
             directory=directory,
             settings=Settings(**m["settings"]),
             built_at=m["built_at"],
+            stamps=stamps,
+            segments=segments,
             articles={p: ArticleRecord(**a) for p, a in m["articles"].items()},
             skipped={p: SkippedRecord(**s) for p, s in m["skipped"].items()},
-            passages=passages,
-            channels={MAIN: channels.pop(MAIN), **channels},
+            files=files,
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
-        raise _manifest_error(directory, exc) from exc
+        for path, record in index.articles.items():
+            segment = next((s for s in segments if s.id == record.segment), None)
+            if segment is None or record.first + record.passages > segment.rows:
+                raise ValueError(f"{path} points at rows that are not there")
+        return index
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, StopIteration) as exc:
+        raise IndexDamaged(f"the index in {directory} is damaged ({exc}); {REBUILD}") from exc
 
 
-def _load_channel(directory: Path, entry: dict) -> Channel:
-    arrays = []
-    for role in ("passages", "sentences"):
-        path = directory / entry[role]
-        if file_sha256(path) != entry[f"{role}_sha256"]:
-            raise ValueError(f"{entry[role]} does not match its checksum")
-        arrays.append(np.load(path, allow_pickle=False).astype(np.float32, copy=False))
-    return Channel(EncoderStamp(**entry["stamp"]), *arrays)
+def _verify(path: Path, stamp: FileStamp) -> None:
+    """ValueError unless `path` is the file that was committed.
+
+    Unchanged size, mtime and inode since the commit are taken as unchanged content (as git
+    does for its index); anything else is checked against the checksum.
+    """
+    st = path.stat()
+    if (st.st_size, st.st_mtime_ns, st.st_ino) == (stamp.size, stamp.mtime_ns, stamp.inode):
+        return
+    if st.st_size != stamp.size or file_sha256(path) != stamp.sha256:
+        raise ValueError(f"{path.name} does not match its checksum")
 
 
-def _passage(row: dict) -> Passage:
-    return Passage(
-        article=row["article"],
-        title="",
-        paragraph=row["paragraph"],
-        start=row["start"],
-        end=row["end"],
-        text=row["text"],
-        lang=row["lang"],
-        sentences=tuple(tuple(s) for s in row["sentences"]),
-        section=row["section"],
-    )
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _with_title(p: Passage, title: str) -> Passage:
-    return Passage(**{**p.__dict__, "title": title})
+def _stamp(path: Path) -> FileStamp:
+    st = path.stat()
+    return FileStamp(file_sha256(path), st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _row(p: Passage) -> dict:
-    return {
-        "article": p.article,
-        "paragraph": p.paragraph,
-        "start": p.start,
-        "end": p.end,
-        "lang": p.lang,
-        "sentences": [list(s) for s in p.sentences],
-        "section": p.section,
-        "text": p.text,
-    }
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def _write_atomic(path: Path, write: Callable) -> None:
+    """Write `path` through `write(binary file)`, fsync it, and rename it into place."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        write(tmp)
-        with tmp.open("rb") as fh:
+        with tmp.open("wb") as fh:
+            write(fh)
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _write_npy(array: np.ndarray) -> Callable[[Path], None]:
-    def write(path: Path) -> None:
-        with path.open("wb") as fh:
-            np.save(fh, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
-
-    return write
-
-
 def save_index(index: Index) -> None:
-    """Write the index as a new generation, then switch manifest.json to it atomically.
+    """Write the segments not yet on disk, then switch manifest.json to the index atomically.
 
     Call it holding the writer lock (qa/lock.py). IndexUnwritable when the folder cannot be
     written; the previous index is then untouched.
@@ -337,66 +491,79 @@ def save_index(index: Index) -> None:
 def _save(index: Index) -> None:
     directory = index.directory
     directory.mkdir(parents=True, exist_ok=True)
-    gen = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    channels: dict[str, dict] = {}
-    for name, channel in index.channels.items():
-        entry: dict = {"stamp": asdict(channel.stamp)}
-        for role, array in (("passages", channel.passages), ("sentences", channel.sentences)):
-            file = f"{name}-{role}-{gen}.npy"
-            _write_atomic(directory / file, _write_npy(array))
-            entry[role], entry[f"{role}_sha256"] = file, file_sha256(directory / file)
-        channels[name] = entry
+    files = dict(index.files)
+    for segment in index.segments:
+        if all(name in files for name in segment.files()):
+            continue  # already on disk: segments never change
+        segment.write(directory, _write_atomic)
+        for name in segment.files():
+            files[name] = _stamp(directory / name)
+    keep = {name for s in index.segments for name in s.files()}
+    files = {name: stamp for name, stamp in files.items() if name in keep}
     manifest = {
         "format": FORMAT,
         "settings": asdict(index.settings),
         "built_at": index.built_at,
-        "channels": channels,
-        "articles": {path: asdict(a) for path, a in index.articles.items()},
-        "skipped": {path: asdict(s) for path, s in index.skipped.items()},
-        "rows": [_row(p) for p in index.passages],
+        "channels": {name: asdict(s) for name, s in index.stamps.items()},
+        "segments": [s.id for s in index.segments],
+        "files": {name: asdict(stamp) for name, stamp in sorted(files.items())},
+        "articles": {path: asdict(a) for path, a in sorted(index.articles.items())},
+        "skipped": {path: asdict(s) for path, s in sorted(index.skipped.items())},
     }
-    body = json.dumps(manifest, ensure_ascii=False, indent=1)
-    _write_atomic(directory / MANIFEST, lambda p: p.write_text(body, encoding="utf-8"))
-    _remove_unreferenced(directory, channels)
+    body = json.dumps(manifest, ensure_ascii=False, indent=0).encode("utf-8")
+    _write_atomic(directory / MANIFEST, lambda fh: fh.write(body))
+    index.files = files
+    _remove_unreferenced(directory, keep)
 
 
 def remove_unreferenced(directory: Path) -> None:
     """Delete what a killed writer left behind; call it holding the writer lock."""
     try:
-        channels = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))["channels"]
-        _remove_unreferenced(directory, channels)
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        _remove_unreferenced(directory, set(manifest["files"]))
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no readable manifest: nothing can be told apart, so nothing is deleted
 
 
-def _remove_unreferenced(directory: Path, channels: dict[str, dict]) -> None:
-    # Under the writer lock, a vector file the committed manifest does not name is an old
-    # generation or what a killed writer left (a hidden .tmp): nothing refers to it any more.
-    keep = {e[role] for e in channels.values() for role in ("passages", "sentences")}
+def _remove_unreferenced(directory: Path, keep: set[str]) -> None:
+    # Under the writer lock, a segment file the committed manifest does not name belongs to a
+    # segment merged away or to a killed writer (so does a hidden .tmp): nothing refers to it.
     for old in directory.iterdir():
-        stale = old.suffix in (".faiss", ".npy") and old.name not in keep
-        if stale or (old.name.startswith(".") and old.name.endswith(".tmp")):
+        stale = old.name.startswith("seg-") and old.name not in keep
+        legacy = old.suffix in (".faiss", ".npy") and not old.name.startswith("seg-")
+        if stale or legacy or (old.name.startswith(".") and old.name.endswith(".tmp")):
             old.unlink(missing_ok=True)
 
 
-def new_index(
+def committed(
+    old: Index | None,
     directory: Path,
     settings: Settings,
+    stamps: dict[str, EncoderStamp],
+    segments: Sequence[Segment],
     articles: Mapping[str, ArticleRecord],
     skipped: Mapping[str, SkippedRecord],
-    passages: list[Passage],
-    channels: dict[str, Channel],
+    replaced: Collection[str] = (),
 ) -> Index:
-    """An in-memory index over `passages` and their vectors in every channel."""
-    rows = int(sentence_rows(passages)[-1])
-    for name, channel in channels.items():
-        channel.check(name, len(passages), rows)
+    """The index after one commit: `old`'s segments (less those `replaced`, whose rows a new
+    segment holds) and the new `segments`; `articles` are all the articles it holds, those
+    named in a new segment placed there, the others keeping the place their record says.
+    Segments that hold no live row any more are dropped."""
+    records = dict(articles)
+    for segment in segments:
+        for i, name in enumerate(segment.articles):
+            rows = np.flatnonzero(segment.article == i)
+            records[name] = _placed(records[name], segment.id, int(rows[0]), len(rows))
+    used = {r.segment for r in records.values()}
+    previous = [s for s in (old.segments if old else []) if s.id not in replaced]
+    kept = [s for s in [*previous, *segments] if s.id in used]
     return Index(
         directory=directory,
         settings=settings,
         built_at=time.time(),
-        articles=dict(articles),
+        stamps=dict(stamps),
+        segments=kept,
+        articles=records,
         skipped=dict(skipped),
-        passages=passages,
-        channels=channels,
+        files={} if old is None else dict(old.files),
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-import bm25s
 import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
@@ -65,23 +65,118 @@ def terms(text: str) -> list[str]:
     return [t for t in map(term, _TOKEN.findall(text)) if t]
 
 
-class LexicalIndex:
-    """BM25 (bm25s, Lucene variant) over the terms of a list of texts."""
+K1, B = 1.5, 0.75  # BM25's usual constants (Lucene's and bm25s's defaults)
 
-    def __init__(self, texts: Sequence[str]) -> None:
-        corpus = [terms(t) for t in texts]
-        self.size = len(corpus)
-        self.df: dict[str, int] = {}
-        for doc in corpus:
-            for t in set(doc):
-                self.df[t] = self.df.get(t, 0) + 1
-        self.bm25 = bm25s.BM25()
-        if any(corpus):
-            self.bm25.index(corpus, show_progress=False)
+
+@dataclass(frozen=True)
+class TermCounts:
+    """The terms of each of a block of texts, as sparse rows: what a segment saves so that the
+    lexical index is assembled at start-up, never re-tokenized."""
+
+    vocab: np.ndarray  # str, the block's own vocabulary
+    indptr: np.ndarray  # int64, text i's terms are ids[indptr[i]:indptr[i + 1]]
+    ids: np.ndarray  # int32 into vocab
+    counts: np.ndarray  # int32, occurrences of the term in the text
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> TermCounts:
+        vocab: dict[str, int] = {}
+        indptr, ids, counts = [0], [], []
+        for text in texts:
+            tally: dict[int, int] = {}
+            for t in terms(text):
+                i = vocab.setdefault(t, len(vocab))
+                tally[i] = tally.get(i, 0) + 1
+            ids.extend(tally)
+            counts.extend(tally.values())
+            indptr.append(len(ids))
+        return cls(
+            np.array(list(vocab), dtype=str),
+            np.array(indptr, np.int64),
+            np.array(ids, np.int32),
+            np.array(counts, np.int32),
+        )
+
+    def take(self, rows: np.ndarray) -> TermCounts:
+        """The counts of `rows` only, in that order."""
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        picked = _ranges(starts, ends)
+        indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
+        return TermCounts(self.vocab, indptr, self.ids[picked], self.counts[picked])
+
+    @classmethod
+    def concat(cls, blocks: Sequence[TermCounts]) -> TermCounts:
+        """The rows of `blocks`, one after another, over one vocabulary."""
+        vocab: dict[str, int] = {}
+        ids, counts, lengths = [], [], []
+        for block in blocks:
+            to_new = np.array(
+                [vocab.setdefault(t, len(vocab)) for t in block.vocab.tolist()], np.int32
+            )
+            ids.append(to_new[block.ids] if len(block.ids) else np.zeros(0, np.int32))
+            counts.append(block.counts)
+            lengths.append(np.diff(block.indptr))
+        indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64)
+        return cls(
+            np.array(list(vocab), dtype=str),
+            indptr,
+            np.concatenate(ids).astype(np.int32),
+            np.concatenate(counts).astype(np.int32),
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"vocab": self.vocab, "indptr": self.indptr, "ids": self.ids, "counts": self.counts}
+
+
+class LexicalIndex:
+    """BM25 (Lucene variant) and the idf-weighted share of the question's terms, per text.
+
+    Built from the term counts of blocks of texts (the index's segments) restricted to the rows
+    that are live, in the order given: postings per term, so that a question touches only the
+    texts that hold its terms.
+    """
+
+    def __init__(self, blocks: Sequence[tuple[TermCounts, np.ndarray]]) -> None:
+        """`blocks`: (term counts, the local rows of it to take, in order)."""
+        vocab: dict[str, int] = {}
+        rows, ids, counts, lengths = [], [], [], []
+        offset = 0
+        for block, take in blocks:
+            take = np.asarray(take, np.int64)
+            to_global = np.array([vocab.setdefault(t, len(vocab)) for t in block.vocab.tolist()])
+            starts, ends = block.indptr[take], block.indptr[take + 1]
+            n = ends - starts
+            picked = _ranges(starts, ends)
+            rows.append(np.repeat(np.arange(offset, offset + len(take)), n))
+            ids.append(to_global[block.ids[picked]] if len(picked) else np.zeros(0, np.int64))
+            counts.append(block.counts[picked])
+            weights = block.counts[picked]
+            lengths.append(
+                np.bincount(np.repeat(np.arange(len(take)), n), weights, minlength=len(take))
+            )
+            offset += len(take)
+        self.size = offset
+        self.vocab = vocab
+        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        tid = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
+        tf = np.concatenate(counts).astype(np.float32) if counts else np.zeros(0, np.float32)
+        length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
+        order = np.argsort(tid, kind="stable")
+        self._rows, self._tf = row[order], tf[order]
+        self._ptr = np.searchsorted(tid[order], np.arange(len(vocab) + 1))
+        self.df = np.diff(self._ptr)
+        average = float(length.mean()) if len(length) and length.mean() > 0 else 1.0
+        self._norm = K1 * ((1 - B) + B * length / average)  # per text
+
+    @classmethod
+    def of_texts(cls, texts: Sequence[str]) -> LexicalIndex:
+        counts = TermCounts.of(texts)
+        return cls([(counts, np.arange(len(texts)))])
 
     def idf(self, t: str) -> float:
         """Lucene's BM25 idf; a term no text holds gets the highest weight of all."""
-        df = self.df.get(t, 0)
+        i = self.vocab.get(t)
+        df = 0 if i is None else int(self.df[i])
         return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
@@ -89,12 +184,26 @@ class LexicalIndex:
         q = list(dict.fromkeys(terms(query)))
         bm25 = np.zeros(self.size, np.float32)
         coverage = np.zeros(self.size, np.float32)
-        known = [t for t in q if t in self.df]
         if not q:
             return bm25, coverage
         total = sum(self.idf(t) for t in q)
-        for t in known:
-            s = self.bm25.get_scores([t])
-            bm25 += s
-            coverage += (s > 0) * (self.idf(t) / total)
+        for t in q:
+            i = self.vocab.get(t)
+            if i is None or not self.df[i]:
+                continue
+            span = slice(self._ptr[i], self._ptr[i + 1])
+            rows, tf = self._rows[span], self._tf[span]
+            idf = self.idf(t)
+            bm25[rows] += idf * tf / (self._norm[rows] + tf)
+            coverage[rows] += idf / total
         return bm25, coverage
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of range(s, e) for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets

@@ -87,6 +87,11 @@ DENSE = replace(SHIPPED, lexical=0.0, channels={})
 LEXICAL = replace(SHIPPED, dense=0.0, lexical=0.0, bm25=1.0, channels={})
 METHODS: dict[str, Weights] = {"hybrid": SHIPPED, "dense": DENSE, "lexical": LEXICAL}
 
+# Scores this close are a tie, broken by date (`order`): the same text scored twice differs only
+# by float32 rounding (about 1e-7 on scores near 1), while two passages that differ in a word
+# differ in score by orders of magnitude more. A tie-break, not a change of ranking.
+TIE = 1e-6
+
 
 @dataclass(frozen=True)
 class Features:
@@ -116,6 +121,17 @@ def score(f: Features, w: Weights) -> np.ndarray:
     if w.bm25:
         total = total + w.bm25 * f.bm25
     return total
+
+
+def order(scores: np.ndarray, recency: np.ndarray) -> np.ndarray:
+    """Indices of `scores`, best first; of scores within TIE of each other, the more recent
+    article's first (`recency`: a number that grows with the date, -inf when undated)."""
+    by_score = np.argsort(-scores, kind="stable")
+    if len(by_score) < 2:
+        return by_score
+    ranked = scores[by_score]
+    tie = np.concatenate([[0], np.cumsum(ranked[:-1] - ranked[1:] > TIE)])
+    return by_score[np.lexsort((-recency[by_score], tie))]
 
 
 def confidence(f: Features, w: Weights) -> np.ndarray:

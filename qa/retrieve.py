@@ -6,22 +6,27 @@ among the best of each language before it) and the lexical share. For every cand
 retriever measures `ranking.Features` (cosines to the passage and its best sentence, the
 language term, the lexical share, and the further channels' scores for other-language passages)
 and ranks by `ranking.score`. How the features are weighed lives only in qa/ranking.py.
+
+Two more steps order what is shown, without changing a score: equal scores put the more recent
+article first (`ranking.order`), and copies of a passage already kept (qa/duplicates.py) go
+with it as `Hit.copies` rather than taking one of the k places.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 import faiss
 import numpy as np
 
-from qa import ranking
+from qa import duplicates, ranking
 from qa.embedder import Embedder, Encoder
 from qa.index import Index
-from qa.lexical import LexicalIndex
 from qa.passages import Passage
 from qa.ranking import Features, Weights, confidence, score
+from qa.segment import LANGS
 from qa.text import script
 
 
@@ -37,6 +42,44 @@ class Hit:
     lexical: float = 0.0  # idf-weighted share of the question's terms in the passage
     cross_lingual: bool = False  # the passage is not in the question's language
     channels: Mapping[str, float] = field(default_factory=dict)  # further encoders' scores
+    # Rows of the same (or a near-identical) passage elsewhere, best first: syndicated copies.
+    copies: tuple[int, ...] = ()
+
+
+def recency(published: str | None) -> float:
+    """A number that grows with an ISO publication date; -inf when there is none."""
+    try:
+        return float(date.fromisoformat(published).toordinal()) if published else -np.inf
+    except ValueError:
+        return -np.inf
+
+
+def top_rows(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """The `k` rows with the highest values, best first, ties in row order: what a stable sort
+    of all of them would give, in time linear in their number."""
+    if len(rows) > k:
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        above = np.flatnonzero(values > kth)
+        ties = np.flatnonzero(values == kth)[: k - len(above)]
+        keep = np.sort(np.concatenate([above, ties]))
+        rows, values = rows[keep], values[keep]
+    return rows[np.argsort(-values, kind="stable")]
+
+
+def offsets_from_sums(
+    sums: np.ndarray, counts: np.ndarray, names: list[str], prior: float
+) -> np.ndarray:
+    """`language_offsets` from per-language sums and counts (rows in LANGS order), for the
+    languages in `names` (sorted)."""
+    dim = sums.shape[1]
+    offsets = np.zeros((len(names), dim), np.float32)
+    if not counts.sum():
+        return offsets
+    mean = sums.sum(0) / counts.sum()
+    for i, lang in enumerate(names):
+        k = LANGS.index(lang)
+        offsets[i] = (sums[k] + prior * mean) / (counts[k] + prior) - mean
+    return offsets
 
 
 def language_offsets(vectors: np.ndarray, langs: np.ndarray, prior: float) -> np.ndarray:
@@ -61,38 +104,40 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights = weights or ranking.SHIPPED
-        self.langs = np.array([p.lang for p in index.passages])
+        self.langs = index.langs
         names = sorted(set(self.langs.tolist()))
         self._lang_of = np.array([names.index(x) for x in self.langs], dtype=np.int64)
         self._offsets = {
-            name: language_offsets(channel.passages, self.langs, weights.language_prior)
-            for name, channel in index.channels.items()
+            name: offsets_from_sums(*index.language_means(name), names, weights.language_prior)
+            for name in index.stamps
         }
-        self.lexical = LexicalIndex([p.text for p in index.passages])
+        self.lexical = index.lexical
+        dates = np.array([recency(index.articles[a].published) for a in index.article_names])
+        self._recency = dates[index.row_article] if len(dates) else np.zeros(0)
         # The further channels that count: held by the index, made by this embedder, weighted.
         self._extra: dict[str, Encoder] = {
             e.key: e
             for e in embedder.encoders[1:]
-            if e.key in index.channels and e.key in weights.channels
+            if e.key in index.stamps and e.key in weights.channels
         }
 
     def _first_stage(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere."""
         dense = np.full(len(self.langs), -np.inf, dtype=np.float32)
-        for lang in range(int(self._lang_of.max(initial=-1)) + 1):
-            ids = np.flatnonzero(allowed & (self._lang_of == lang))
-            if not len(ids):
+        every = allowed.all()
+        for rows, flat in self.index.by_language().values():
+            ids = None if every else np.flatnonzero(allowed[rows])  # positions within `rows`
+            if ids is not None and not len(ids):
                 continue
             params = (
                 None
-                if len(ids) == len(allowed)
+                if ids is None or len(ids) == len(rows)
                 else faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids.astype(np.int64)))
             )
-            scores, rows = self.index.faiss.search(
-                query[None, :], min(self.weights.candidates, len(ids)), params=params
-            )
-            found = rows[0] >= 0
-            dense[rows[0][found]] = scores[0][found]
+            k = min(self.weights.candidates, len(rows) if ids is None else len(ids))
+            scores, found = flat.search(query[None, :], k, params=params)
+            ok = found[0] >= 0
+            dense[rows[found[0][ok]]] = scores[0][ok]
         return dense
 
     def is_follow_up(self, question: str, context: str | None) -> bool:
@@ -112,10 +157,9 @@ class Retriever:
 
     def _channel_scores(self, name: str, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Per row: mean(cosine to the passage, to its best sentence) minus the language term."""
-        channel = self.index.channels[name]
-        passage = channel.passages[rows] @ query
+        passage = self.index.vectors(name, rows) @ query
         best = np.array(
-            [(channel.sentences[self.index.sentences_of(r)] @ query).max() for r in rows.tolist()],
+            [(self.index.sentence_vectors(name, r) @ query).max() for r in rows.tolist()],
             dtype=np.float32,
         )
         return (passage + best) / 2 - (self._offsets[name] @ query)[self._lang_of[rows]]
@@ -135,10 +179,9 @@ class Retriever:
         w = self.weights
         index = self.index
         query = self.embed_question(question, context)
-        allowed = np.ones(len(index.passages), bool)
+        allowed = np.ones(len(self.langs), bool)
         if articles is not None:
-            wanted = set(articles)
-            allowed = np.array([p.article in wanted for p in index.passages], dtype=bool)
+            allowed = index.rows_of(set(articles))
         if not allowed.any():
             return []
         language = (self._offsets["main"] @ query)[self._lang_of]
@@ -147,9 +190,8 @@ class Retriever:
         bm25, coverage = self.lexical.scores(words)
         coverage = np.where(same & allowed, coverage, 0.0)
         # The share that a passage which does not answer still reaches: the runner-up's.
-        runner_up = (
-            float(np.sort(coverage[same & allowed])[-2]) if (same & allowed).sum() > 1 else 0.0
-        )
+        mine = coverage[same & allowed]
+        runner_up = float(np.partition(mine, len(mine) - 2)[-2]) if len(mine) > 1 else 0.0
 
         if w.dense:
             first = self._first_stage(query, allowed) - language
@@ -157,17 +199,15 @@ class Retriever:
             first = np.where(allowed, w.bm25 * bm25, -np.inf)
         rows = np.flatnonzero(allowed & np.isfinite(first))
         top = rows[np.argsort(-first[rows], kind="stable")[: w.candidates]]
-        rows = np.flatnonzero(allowed)
-        lexical_top = rows[np.argsort(-coverage[rows], kind="stable")[: w.candidates]]
-        lexical_top = lexical_top[coverage[lexical_top] > 0]
+        rows = np.flatnonzero(allowed & (coverage > 0))
+        lexical_top = top_rows(rows, coverage[rows], w.candidates)
         candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
 
-        main = index.main
-        starts, ends = index.sentence_rows[candidates], index.sentence_rows[candidates + 1]
+        vectors = index.vectors("main", candidates)
         best_sentence = np.empty(len(candidates), np.int64)
         sentence_score = np.empty(len(candidates), np.float32)
-        for i, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            scores = main.sentences[a:b] @ query
+        for i, row in enumerate(candidates.tolist()):
+            scores = index.sentence_vectors("main", row) @ query
             best_sentence[i] = int(np.argmax(scores))
             sentence_score[i] = scores[best_sentence[i]]
 
@@ -182,7 +222,7 @@ class Retriever:
                 values[other] = self._channel_scores(name, channel_query, candidates[other])
                 channels[name] = values
         features = Features(
-            dense=main.passages[candidates] @ query,
+            dense=vectors @ query,
             sentence=sentence_score,
             language=language[candidates],
             same_language=same[candidates],
@@ -193,9 +233,12 @@ class Retriever:
         )
         scores = score(features, w)
         sure = confidence(features, w)
-        order = np.argsort(-scores, kind="stable")[:k]
+        ranked = ranking.order(scores, self._recency[candidates])
+        kept = duplicates.collapse(
+            ranked, vectors, lambda i: index.passages[candidates[i]].text, k
+        )
         hits = []
-        for i in order.tolist():
+        for i, copies in kept:
             row = int(candidates[i])
             passage = index.passages[row]
             hits.append(
@@ -210,6 +253,7 @@ class Retriever:
                     lexical=float(features.coverage[i]),
                     cross_lingual=not bool(same[row]),
                     channels={n: float(v[i]) for n, v in channels.items() if np.isfinite(v[i])},
+                    copies=tuple(int(candidates[c]) for c in copies),
                 )
             )
         return hits

@@ -3,8 +3,9 @@
 Everything the browser chat does besides drawing lives here, so that `app.py` stays a thin
 Streamlit script and this module never imports Streamlit: it loads the embedder once, keeps
 the index fresh (reloading it when `qa index` or the Re-embed button replaces it), compares it
-with seeds/, answers a question in the context of the previous one, and lays out each cited
-passage in its article (the paragraphs around it, the answering sentence marked).
+with seeds/, answers a question in the context of the previous one, lays out each cited
+passage in its article (the paragraphs around it, the answering sentence marked), and says
+what a card shows about an article: its date in the asker's language, a link only when safe.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from urllib.parse import urlsplit
 
 from qa.answer import Answer, Citation, answer_question
 from qa.config import Config
@@ -53,6 +56,8 @@ class IndexStatus:
     skipped: dict[str, str]  # path -> why it could not be indexed
     changes: Changes | None  # None when seeds/ cannot be read
     seeds_problem: str | None = None  # why seeds/ cannot be read
+    dates: dict[str, date] = field(default_factory=dict)  # path -> published, of dated articles
+    ignored: list[str] = field(default_factory=list)  # files in seeds/ left out, and why
 
     @property
     def stale(self) -> bool:
@@ -232,9 +237,9 @@ class Library:
     def status(self) -> IndexStatus:
         """The loaded index, and how it differs from seeds/ now."""
         index = self.index
-        changes, problem = None, None
+        changes, problem, ignored = None, None, []
         try:
-            changes = diff(index, scan_seeds(self.config.seeds))
+            changes = diff(index, scan_seeds(self.config.seeds, ignored))
         except SeedsMissing as exc:
             problem = str(exc)
         return IndexStatus(
@@ -246,6 +251,8 @@ class Library:
             skipped={path: s.reason for path, s in sorted(index.skipped.items())},
             changes=changes,
             seeds_problem=problem,
+            dates={p: d for p, a in index.articles.items() if (d := parse_date(a.published))},
+            ignored=ignored,
         )
 
     def update(self, rebuild: bool = False, progress: Progress | None = None) -> UpdateReport:
@@ -274,6 +281,7 @@ class Library:
     ) -> Reply:
         """Answer `question`; `previous` is the question before it in the same chat.
 
+        `articles`: the articles to search (None: all of them; empty: none, so "not found").
         Raises EmptyQuestion (and the index errors of `retriever`).
         """
         retriever = self.retriever
@@ -281,7 +289,7 @@ class Library:
             retriever,
             question,
             k=k,
-            articles=articles or None,
+            articles=articles,
             threshold=self.threshold,
             context=previous,
         )
@@ -309,3 +317,64 @@ def ago(timestamp: float, now: float | None = None) -> str:
             n = seconds // size
             return f"{n} {unit}{'s' if n > 1 else ''} ago"
     return "just now"
+
+
+# ---------------------------------------------------------------------------- article details
+
+MONTHS = {
+    "en": (
+        "January February March April May June July August September October November December"
+    ).split(),
+    "ar": "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر".split(),
+}
+
+
+def parse_date(published: str | None) -> date | None:
+    """The date of an ISO 8601 publication date ('2024-09-10'), or None."""
+    try:
+        return date.fromisoformat(published) if published else None
+    except ValueError:
+        return None
+
+
+def format_date(published: str | None, language: str) -> str | None:
+    """A publication date as the asker reads it: "10 September 2024", "10 سبتمبر 2024"."""
+    day = parse_date(published)
+    if day is None:
+        return None
+    month = MONTHS["ar" if language == "ar" else "en"][day.month - 1]
+    return f"{day.day} {month} {day.year}"
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` when it is an absolute http(s) address, the only kind a card links to; else None."""
+    if not url or any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def select_articles(
+    status: IndexStatus,
+    chosen: Collection[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    undated: bool = True,
+) -> list[str] | None:
+    """The articles to search: those `chosen` (all when none are) published between `since`
+    and `until`, and those without a date unless `undated` is False; None when that is all."""
+    if not chosen and since is None and until is None and undated:
+        return None
+    picked = []
+    for path in chosen or status.articles:
+        day = status.dates.get(path)
+        if day is None:
+            keep = undated
+        else:
+            keep = (since is None or day >= since) and (until is None or day <= until)
+        if keep:
+            picked.append(path)
+    return picked

@@ -3,19 +3,27 @@
 An update is four steps: plan (compare seeds/ with the index by content hash), build rows
 (parse and embed only new and changed articles), splice (unchanged articles keep their exact
 rows and vectors, removed ones are dropped) and save (qa/index.py, one atomic step).
+
+Files and articles: a text file or a web page is one article, named by its path; a JSON Lines
+export is one article per line, named `<path>#L<line>` (qa/formats.py), so that a citation
+points at a line the reader can open. Changes are found per file (an unchanged export is not
+read again). When an export changed, its lines are matched with the lines indexed from it
+before by the hash of each line's bytes: an unchanged line keeps its vectors, even when lines
+inserted or removed above it moved it (it is only renamed to its new line number); a changed
+or new line is embedded; the rows of a line that is gone are dropped.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from qa import lock
-from qa.articles import Article, file_sha256, find_articles, load_article
+from qa.articles import ARTICLE_SUFFIXES, Article, file_sha256, find_articles
 from qa.embedder import Embedder, EncoderStamp
 from qa.errors import (
     EmptyArticle,
@@ -24,27 +32,36 @@ from qa.errors import (
     SeedsMissing,
     UnreadableArticle,
 )
+from qa.formats import load_file, split_id
 from qa.index import (
     ArticleRecord,
     Channel,
     Index,
     Settings,
     SkippedRecord,
-    concat_channels,
+    committed,
     load_index,
-    new_index,
+    new_segment_id,
     remove_unreferenced,
     save_index,
 )
 from qa.passages import Passage, make_passages
+from qa.segment import Segment
 
 EMBED_BATCH = 64
+# A long `qa index` commits its work every this many passages (a few minutes on a CPU at most),
+# so an interrupted run keeps what it embedded and the next one starts from there.
+COMMIT_PASSAGES = 512
+# More segments than this are merged: each question then looks in a few files, not hundreds.
+MAX_SEGMENTS = 16
 
 Progress = Callable[[int, int], None]  # (done, total) texts embedded
 
 
 @dataclass
 class Changes:
+    """Files (paths relative to the project root) by how they differ from the index."""
+
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -80,34 +97,51 @@ def project_root(seeds: Path) -> Path:
     return seeds.resolve().parent
 
 
+_FORMATS = ", ".join(ARTICLE_SUFFIXES)
+
+
 def scan_seeds(seeds: Path, rejected: list[str] | None = None) -> dict[str, Path]:
     """Article files by their path relative to the project root; SeedsMissing if there are none.
 
-    Entries that are not safe to read (links out of seeds/, FIFOs...) are left out, with a line
-    saying why added to `rejected` when it is given.
+    Entries that are not safe to read (links out of seeds/, FIFOs...) and files in other formats
+    are left out, with a line saying why added to `rejected` when it is given.
     """
     if not seeds.is_dir():
         raise SeedsMissing(
-            f"the articles folder {seeds} does not exist: create it and add .txt/.md files"
+            f"the articles folder {seeds} does not exist: create it and add articles ({_FORMATS})"
         )
     root = project_root(seeds)
     files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds, rejected)}
     if not files:
-        raise SeedsMissing(f"the articles folder {seeds} has no .txt or .md articles in it")
+        raise SeedsMissing(f"the articles folder {seeds} has no articles ({_FORMATS}) in it")
     return files
 
 
+def file_of(article: str) -> str:
+    """The file an article comes from: itself, or the export that holds it as a line."""
+    return split_id(article)[0]
+
+
+def indexed_files(index: Index) -> dict[str, set[str]]:
+    """Each file the index has read (indexed or skipped), with the sha256(s) it was read at.
+
+    A file has two when its new version could not be read and the previous one stays indexed.
+    """
+    hashes: dict[str, set[str]] = {}
+    for path, a in index.articles.items():
+        hashes.setdefault(file_of(path), set()).add(a.file_sha256 or a.sha256)
+    for path, s in index.skipped.items():
+        hashes.setdefault(file_of(path), set()).add(s.sha256)
+    return hashes
+
+
 def diff(index: Index | None, files: dict[str, Path]) -> Changes:
-    """What differs between the index and the article files, by content hash."""
-    known = (
-        {}
-        if index is None
-        else {
-            **{p: s.sha256 for p, s in index.skipped.items()},
-            **{p: a.sha256 for p, a in index.articles.items()},
-        }
-    )
-    skipped_hash = {} if index is None else {p: s.sha256 for p, s in index.skipped.items()}
+    """What differs between the index and the article files, by each file's content hash.
+
+    Only hashes are compared, nothing is parsed: an export with one line changed is one
+    changed file here (`qa index` then embeds that line only).
+    """
+    known = {} if index is None else indexed_files(index)
     changes = Changes()
     for path, file in files.items():
         try:
@@ -116,7 +150,7 @@ def diff(index: Index | None, files: dict[str, Path]) -> Changes:
             digest = "unreadable"
         if path not in known:
             changes.added.append(path)
-        elif digest in (known[path], skipped_hash.get(path)):
+        elif digest in known[path]:
             changes.unchanged.append(path)
         else:
             changes.changed.append(path)
@@ -124,38 +158,79 @@ def diff(index: Index | None, files: dict[str, Path]) -> Changes:
     return changes
 
 
-def read_articles(
-    paths: Sequence[str], files: Mapping[str, Path], indexed: Collection[str] = ()
-) -> tuple[dict[str, Article], dict[str, SkippedRecord], list[str]]:
-    """Parse the article files at `paths`: (articles, files skipped, warnings).
+@dataclass
+class Reading:
+    """What reading the new and changed files gave, by article id."""
 
-    `indexed`: paths whose previous version is in the index (it stays there when the new
-    version cannot be read).
+    articles: dict[str, Article] = field(default_factory=dict)  # to embed
+    moved: dict[str, str] = field(default_factory=dict)  # export line kept: its id -> old id
+    file_sha256: dict[str, str] = field(default_factory=dict)  # export line -> its file's hash
+    skipped: dict[str, SkippedRecord] = field(default_factory=dict)  # files and export lines
+    unread: set[str] = field(default_factory=set)  # files none of whose new version was read
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_files(paths: Sequence[str], files: Mapping[str, Path], old: Index | None) -> Reading:
+    """Read the files at `paths` by their format (qa/formats.py `load_file`).
+
+    A file that cannot be read is skipped with a warning, and its previous version, if any,
+    stays indexed. An export line whose bytes are those of a line indexed from the same file
+    before is not embedded again: it is `moved` (to its new line number, or to the same one).
     """
-    articles: dict[str, Article] = {}
-    skipped: dict[str, SkippedRecord] = {}
-    warnings: list[str] = []
+    previous = {} if old is None else old.articles
+    known = set() if old is None else set(indexed_files(old))
+    # Per export: the hash of each line indexed from it -> those lines' ids, in file order.
+    lines: dict[str, dict[str, list[str]]] = {}
+    for path, record in previous.items():
+        file, line = split_id(path)
+        if line is not None:
+            lines.setdefault(file, {}).setdefault(record.sha256, []).append(path)
+    reading = Reading()
     for path in paths:
         try:
-            articles[path] = load_article(files[path], path)
+            digest = file_sha256(files[path])
+        except OSError:
+            digest = ""
+        try:
+            articles, skipped = load_file(files[path], path)
         except (UnreadableArticle, EmptyArticle) as exc:
-            kept = " (its previous version stays indexed)" if path in indexed else ""
-            warnings.append(f"skipped {exc}{kept}")
-            try:
-                digest = file_sha256(files[path])
-            except OSError:
-                digest = ""
-            skipped[path] = SkippedRecord(sha256=digest, reason=str(exc))
-    return articles, skipped, warnings
+            kept = " (its previous version stays indexed)" if path in known else ""
+            reading.warnings.append(f"skipped {exc}{kept}")
+            reading.skipped[path] = SkippedRecord(sha256=digest, reason=str(exc))
+            reading.unread.add(path)
+            continue
+        reading.warnings += skipped.values()
+        # A skipped line's record holds the file's hash: the file as read, with that line bad.
+        reading.skipped.update({k: SkippedRecord(digest, why) for k, why in skipped.items()})
+        unused = {
+            h: sorted(ids, key=lambda k: split_id(k)[1]) for h, ids in lines.get(path, {}).items()
+        }
+        for article in articles:
+            if split_id(article.path)[1] is None:
+                reading.articles[article.path] = article
+                continue
+            reading.file_sha256[article.path] = digest
+            same = unused.get(article.sha256)
+            if same:
+                old_id = article.path if article.path in same else same[0]
+                same.remove(old_id)
+                reading.moved[article.path] = old_id
+            else:
+                reading.articles[article.path] = article
+    return reading
 
 
-def embed_articles(
+def cut_articles(
     articles: Mapping[str, Article],
     embedder: Embedder,
     settings: Settings,
-    progress: Progress | None = None,
-) -> tuple[dict[str, ArticleRecord], list[Passage], dict[str, Channel]]:
-    """Cut `articles` into passages (in path order) and embed them with every encoder."""
+    file_sha256: Mapping[str, str] | None = None,
+) -> tuple[dict[str, ArticleRecord], list[Passage]]:
+    """Cut `articles` into passages (in path order), with the records the manifest keeps.
+
+    `file_sha256`: for the articles that are lines of an export, the export file's hash.
+    """
+    file_sha256 = file_sha256 or {}
     records: dict[str, ArticleRecord] = {}
     passages: list[Passage] = []
     for path in sorted(articles):
@@ -171,8 +246,21 @@ def embed_articles(
             url=article.url,
             published=article.published,
             site=article.site,
+            file_sha256=file_sha256.get(path),
         )
         passages += parts
+    return records, passages
+
+
+def embed_articles(
+    articles: Mapping[str, Article],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    file_sha256: Mapping[str, str] | None = None,
+) -> tuple[dict[str, ArticleRecord], list[Passage], dict[str, Channel]]:
+    """Cut `articles` into passages (in path order) and embed them with every encoder."""
+    records, passages = cut_articles(articles, embedder, settings, file_sha256)
     return records, passages, embed_passages(passages, embedder, settings, progress)
 
 
@@ -221,6 +309,62 @@ def _sentence_layout(
     )
 
 
+def _text_count(passages: Sequence[Passage]) -> int:
+    """How many texts embedding `passages` takes: each passage, and each sentence of a
+    passage of several."""
+    return sum(1 + (len(p.sentences) if len(p.sentences) > 1 else 0) for p in passages)
+
+
+def _batches(passages: list[Passage], size: int) -> list[list[Passage]]:
+    """Consecutive batches of about `size` passages that never split an article."""
+    batches: list[list[Passage]] = []
+    current: list[Passage] = []
+    for i, p in enumerate(passages):
+        current.append(p)
+        last = i + 1 == len(passages) or passages[i + 1].article != p.article
+        if last and len(current) >= size:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def compact(index: Index) -> Index:
+    """Merge segments when there are too many, or when most of a segment's rows are dead.
+
+    The smallest segments are merged first, so each row is rewritten a few times over the
+    life of the index (size-tiered, as Lucene merges), never per update.
+    """
+    live = {s.id: index.live_rows(s) for s in index.segments}
+    mostly_dead = [s for s in index.segments if live[s.id] < s.rows / 2]
+    by_size = sorted(index.segments, key=lambda s: live[s.id])
+    excess = len(index.segments) - MAX_SEGMENTS // 2 if len(index.segments) > MAX_SEGMENTS else 0
+    chosen = {s.id: s for s in [*mostly_dead, *by_size[:excess]]}
+    if len(chosen) < 2 and not mostly_dead:
+        return index
+    parts = []
+    for n, segment in enumerate(index.segments):
+        if segment.id in chosen:
+            rows = np.flatnonzero(index.row_segment == n)
+            names = [index.article_names[a] for a in index.row_article[rows]]
+            parts.append((segment, index.row_local[rows], names))
+    parts = [p for p in parts if len(p[1])]
+    merged = [Segment.merge(new_segment_id(), parts)] if parts else []
+    result = committed(
+        index,
+        index.directory,
+        index.settings,
+        index.stamps,
+        merged,
+        index.articles,
+        index.skipped,
+        replaced=set(chosen),
+    )
+    save_index(result)
+    return result
+
+
 @dataclass
 class Plan:
     """What an update has to do: the files, the index it starts from, what changed."""
@@ -253,31 +397,28 @@ def plan_update(
     return Plan(files, old, diff(old, files), warnings, damaged)
 
 
-def splice(
-    old: Index | None, keep: Collection[str], fresh: list[Passage], channels: dict[str, Channel]
-) -> tuple[list[Passage], dict[str, Channel]]:
-    """The old index's rows of the articles in `keep` and the fresh rows, in article order."""
-    if old is None:
-        return fresh, channels
-    # Row blocks: the old index's rows, then the fresh ones; pick each article's rows from one.
-    rows: dict[str, list[int]] = {}
-    for i, p in enumerate(old.passages):
-        if p.article in keep:
-            rows.setdefault(p.article, []).append(i)
-    for i, p in enumerate(fresh, start=len(old.passages)):
-        rows.setdefault(p.article, []).append(i)
-    pick = np.array([i for path in sorted(rows) for i in rows[path]], dtype=np.int64)
-    both_passages = old.passages + fresh
-    both = Index(
-        directory=old.directory,
-        settings=old.settings,
-        built_at=old.built_at,
-        articles={},
-        skipped={},
-        passages=both_passages,
-        channels=concat_channels([old.channels, channels]),
+def _until_done(
+    unfinished: Collection[str],
+    articles: dict[str, ArticleRecord],
+    skipped: dict[str, SkippedRecord],
+) -> tuple[dict[str, ArticleRecord], dict[str, SkippedRecord]]:
+    """The records to commit while the exports in `unfinished` still have lines to embed.
+
+    An export's lines share its file hash, which says it was read as it is now: until its last
+    new line is in, its lines carry none, so an update stopped in between leaves the export
+    changed and the next one embeds what is missing (lines already in match by their own hash).
+    """
+    if not unfinished:
+        return articles, skipped
+
+    def pending(path: str) -> bool:
+        file, line = split_id(path)
+        return line is not None and file in unfinished
+
+    return (
+        {p: replace(r, file_sha256="") if pending(p) else r for p, r in articles.items()},
+        {p: replace(r, sha256="") if pending(p) else r for p, r in skipped.items()},
     )
-    return both.select(pick)
 
 
 def update_index(
@@ -317,27 +458,66 @@ def _update(
         return UpdateReport(changes, 0, time.perf_counter() - started, plan.warnings)
 
     previous = {} if old is None else old.articles
-    parsed, newly_skipped, warnings = read_articles(
-        changes.added + changes.changed, files, previous
-    )
-    records, fresh, channels = embed_articles(parsed, embedder, settings, progress)
-    # Unchanged articles, and changed ones whose new version could not be read, stay as they are.
-    kept = {p: a for p, a in previous.items() if p in files and p not in parsed}
-    skipped = {} if old is None else {p: s for p, s in old.skipped.items() if p in files}
-    skipped = {p: s for p, s in {**skipped, **newly_skipped}.items() if p not in parsed}
-    articles = {**kept, **records}
-    if not articles:
+    reading = read_files(changes.added + changes.changed, files, old)
+    records, fresh = cut_articles(reading.articles, embedder, settings, reading.file_sha256)
+    read = set(changes.added + changes.changed) - reading.unread
+    # Old id -> id now of every article whose rows stay: those of files not read again
+    # (unchanged, or whose new version could not be read), and export lines that only moved.
+    keep = {p: p for p in previous if file_of(p) in files and file_of(p) not in read}
+    keep.update({old_id: now for now, old_id in reading.moved.items()})
+    articles = {
+        now: replace(previous[p], file_sha256=reading.file_sha256.get(now, previous[p].file_sha256))
+        for p, now in keep.items()
+    }
+    skipped = {} if old is None else old.skipped
+    skipped = {p: s for p, s in skipped.items() if file_of(p) in files and file_of(p) not in read}
+    skipped = {p: s for p, s in {**skipped, **reading.skipped}.items() if p not in records}
+    warnings = reading.warnings
+    if not articles and not records:
         raise SeedsMissing(
             f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
             + "; ".join(plan.warnings + warnings)
         )
-    passages, channels = splice(old, kept, fresh, channels)
-    save_index(new_index(directory, settings, articles, skipped, passages, channels))
+    # Until its new version is committed, a changed article answers with its old one.
+    waiting = {p: previous[p] for p in records if p in previous and p not in articles}
+    index = old
+    stamps = embedder.stamps()
+    batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
+    texts_done, texts_total = 0, sum(_text_count(b) for b in batches) * len(embedder.encoders)
+    for batch in batches:
+        done = texts_done
+
+        def step(n: int, _: int, done: int = done) -> None:
+            if progress:
+                progress(done + n, texts_total)
+
+        segments = []
+        if batch:
+            channels = embed_passages(batch, embedder, settings, step)
+            segments.append(Segment.of(new_segment_id(), batch, channels))
+            texts_done += _text_count(batch) * len(embedder.encoders)
+        done_articles = {q.article for q in batch}
+        for p in done_articles:
+            articles[p] = records[p]
+            waiting.pop(p, None)
+        unfinished = {file_of(p) for p in records if p not in articles}
+        index = committed(
+            index,
+            directory,
+            settings,
+            stamps,
+            segments,
+            *_until_done(unfinished, {**waiting, **articles}, skipped),
+        )
+        # The records as placed in their segment, for the commits that follow.
+        articles.update({p: index.articles[p] for p in done_articles})
+        save_index(index)
+    compact(index)
     return UpdateReport(
         changes=changes,
         passages_embedded=len(fresh),
         seconds=time.perf_counter() - started,
         warnings=plan.warnings + warnings,
         rebuilt=rebuild or plan.damaged,
-        skipped=sorted(newly_skipped),
+        skipped=sorted(reading.unread),
     )

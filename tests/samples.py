@@ -26,3 +26,15 @@ ARTICLES = {
         "وتفتح المكتبة أبوابها يومياً من التاسعة صباحاً حتى التاسعة مساءً.\n"
     ),
 }
+
+
+def syndicated(text: str) -> str:
+    """The seed article's body as another site republished it: another headline and view
+    counter above, another site's footer below."""
+    body = text.split("\n\n")[2:8]
+    header = ["التحالف الرباعي ضد داعش: كيف انتهى؟", "1,204 قراءة"]
+    footer = [
+        "اقرأ أيضاً: آخر أخبار سوريا والعراق",
+        "جميع الحقوق محفوظة © 2025 شبكة الأخبار العربية",
+    ]
+    return "\n\n".join(header + body + footer) + "\n"

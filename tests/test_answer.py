@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -31,6 +32,7 @@ class OneHit:
             sentences=(FIRST, (FIRST[1] + 1, len(TEXT))),
         )
         self.weights = weights
+        self.index = SimpleNamespace(articles={}, passages=[passage])  # what citations read
         self.hit = Hit(
             passage=passage,
             row=0,

@@ -7,7 +7,9 @@ chats with the real bundled model over the seed article.
 
 from __future__ import annotations
 
+import json
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -247,7 +249,7 @@ def test_missing_articles_folder_is_one_clear_error(fake, monkeypatch, tmp_path)
 
 def test_damaged_index_offers_a_rebuild(fake, project):
     update_index(project / "seeds", project / "embeddings", fake)
-    for faiss_file in (project / "embeddings").glob("main-passages-*.npy"):
+    for faiss_file in (project / "embeddings").glob("seg-*.main-passages.npy"):
         faiss_file.write_bytes(b"not an index")
     at = start()
     [error] = at.error
@@ -286,3 +288,138 @@ def test_real_model_cites_the_founding_paragraph(tmp_path, monkeypatch):
     assert f"seeds/{SEED.name} · ¶6" in markup(reply)  # the founding paragraph
     cited = reply.expander[0].tabs[0].markdown
     assert any("<mark>" in m.value and "سبتمبر/أيلول 2015" in m.value for m in cited)
+
+
+# --- news: pages and exports, their dates, sources and copies ---------------------------------
+
+PAGES = Path(__file__).parent / "data" / "pages"
+PORT_EN = "How many containers a year can the Port of Aqaba handle after the terminal?"
+PORT_URL = "https://www.gulfledger.example/business/2024/09/aqaba-port-capacity"
+FESTIVAL_AR = "كم بلغ حجم التداول في اليوم الأول من مهرجان التمور في بريدة؟"
+# A file name that is Markdown for a link and an image.
+HOSTILE = "[login here](https:example.com) ![p](https:example.com)"
+
+
+@pytest.fixture
+def news(fake, project: Path) -> Path:
+    """The fake's project, with a saved page and a JSON Lines export added to seeds/."""
+    for name in ("en_port.html", "ar_dates.html", "export.jsonl"):
+        shutil.copy(PAGES / name, project / "seeds" / name)
+    return project
+
+
+def everything(at: AppTest) -> str:
+    """Every piece of text the page reads as Markdown: markdown, captions, alerts, labels."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    for kind in (at.success, at.warning, at.error, at.info):
+        parts += [e.value for e in kind]
+    parts += [e.label for e in at.expander]
+    return "\n".join(parts)
+
+
+def test_a_card_shows_the_site_the_date_and_a_link_that_opens_apart(news):
+    reply = last_reply(ask(start(), PORT_EN))
+    html = markup(reply)
+    assert "seeds/en_port.html · ¶2" in html
+    assert '<span class="qa-site" dir="auto">Gulf Ledger</span>' in html
+    assert '<span class="qa-date">10 September 2024</span>' in html
+    assert (
+        f'<a class="qa-link" href="{PORT_URL}" target="_blank" rel="noopener noreferrer">'
+        "Original article ↗</a>"
+    ) in html
+    # The export carries the same paragraph: one card, and the copy listed on demand.
+    assert "seeds/export.jsonl#L1 · ¶2" not in html
+    [copies] = [e for e in reply.expander if e.label.startswith("Also in")]
+    assert copies.label == "Also in 1 other article" and not copies.proto.expanded
+    assert "seeds/export.jsonl#L1" in markup(copies) and PORT_URL in markup(copies)
+
+
+def test_an_arabic_question_gets_the_date_in_arabic(news):
+    reply = last_reply(ask(start(), FESTIVAL_AR))
+    html = markup(reply)
+    # The page and its export line carry the festival paragraphs: one card each, copies apart.
+    assert "وردت أيضاً في مقالة أخرى" in [e.label for e in reply.expander]
+    assert "صحيفة الواحة" in html
+    assert '<span class="qa-date">18 أغسطس 2024</span>' in html
+    assert "المقال الأصلي ↗</a>" in html and 'rel="noopener noreferrer"' in html
+    assert "August" not in html
+
+
+def test_an_address_that_is_not_http_is_shown_as_text(news, monkeypatch):
+    import qa.formats
+
+    # The readers drop such addresses; an index written otherwise must still not link them.
+    monkeypatch.setattr(qa.formats, "_http_url", lambda value: value)
+    reply = last_reply(ask(start(), "What did the attacker type into the search form?"))
+    html = markup(reply)
+    card = html[html.index("seeds/export.jsonl#L6") :]
+    card = card[: card.index("</div>", card.index("qa-about"))]
+    assert '<span class="qa-url" dir="ltr">javascript:alert(1)</span>' in card
+    assert "<a " not in card and 'href="javascript' not in html
+
+
+def test_the_date_filter_keeps_or_drops_articles_by_publication_date(news):
+    at = start()
+    dates = at.date_input(key="dates")
+    assert dates.value == (date(2024, 8, 18), date(2024, 9, 10))
+    # September only: the August festival is not searched any more.
+    dates.set_value((date(2024, 9, 1), date(2024, 9, 10))).run()
+    html = markup(last_reply(ask(at, FESTIVAL_AR)))
+    assert "seeds/ar_dates.html" not in html and "seeds/export.jsonl#L2" not in html
+    # Articles without a date are kept until the reader leaves them out.
+    assert PRICE_SENTENCE in last_reply(ask(at, PRICE_AR)).markdown[0].value
+    at.checkbox(key="undated").uncheck().run()
+    html = markup(last_reply(ask(at, PRICE_AR)))
+    assert "seeds/001_dates.txt" not in html and PRICE_SENTENCE not in html
+
+
+def test_a_filter_that_leaves_no_article_says_so_and_searches_nothing(news):
+    at = start()
+    at.multiselect(key="articles").set_value(["seeds/001_dates.txt"])
+    at.checkbox(key="undated").uncheck().run()
+    assert any("No article matches" in i.value for i in at.sidebar.info)
+    assert "لم أجد إجابة" in markup(last_reply(ask(at, PRICE_AR)))
+
+
+def test_names_from_articles_never_become_links_or_images(fake, project):
+    seeds = project / "seeds"
+    (seeds / f"{HOSTILE}.txt").write_text(
+        f"{HOSTILE} ![x](https:evil.example)\n\n"
+        "The harbour master said the night ferry [see here](https:example.com) was cancelled.\n",
+        encoding="utf-8",
+    )
+    (seeds / f"{HOSTILE}.pdf").write_bytes(b"%PDF-1.4")
+    (seeds / "feed.jsonl").write_text(
+        json.dumps(
+            {
+                "title": f"Ferry {HOSTILE}",
+                "text": "The night ferry to the island was cancelled by the harbour master.",
+                "site": f"**bold** {HOSTILE}",
+                "url": "https://example.com/a?b=1&c=<2>",
+                "published": "2024-01-02",
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    at = start()
+    (seeds / f"{HOSTILE} new.txt").write_text("Title\n\nA new story.\n", encoding="utf-8")
+    at.run()  # now stale: the new file is listed in the sidebar
+    at = ask(at, "Was the night ferry cancelled by the harbour master?")
+    text = everything(at)
+    assert f"seeds/{HOSTILE}.txt".replace("[", "&#91;").replace("]", "&#93;") in text
+    assert "not supported" in text or "not a supported format" in text
+    # (In HTML blocks Markdown is not read at all; brackets are references there anyway.)
+    for markdown in ("](https:", "![p]", "![x]", "[login here]", "[see here]"):
+        for line in text.splitlines():
+            # Escaped for Markdown (a backslash before each mark) or for HTML (a reference).
+            assert markdown not in line or "\\" + markdown[0] in line, line
+    assert "<2>" not in text and "c=&lt;2&gt;" in text  # the address, escaped in its href
+
+
+def test_sidebar_warnings_after_an_update_are_escaped(fake, project):
+    (project / "seeds" / f"{HOSTILE}.txt").write_bytes(b"")
+    at = start()  # first start: builds, with a warning about the empty file
+    warnings = [w.value for w in at.sidebar.warning]
+    assert any("the file is empty" in w for w in warnings)
+    assert not any("[login here](" in w for w in warnings)

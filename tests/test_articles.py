@@ -124,7 +124,20 @@ def test_find_articles_skips_hidden_and_other_files(tmp_path):
     (tmp_path / ".hidden.txt").write_text("x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.TXT").write_text("x")
-    assert [p.name for p in find_articles(tmp_path)] == ["a.txt", "b.md", "d.TXT"]
+    (tmp_path / "sub" / "e.HTM").write_text("x")
+    (tmp_path / "f.jsonl").write_text("x")
+    (tmp_path / "g.docx").write_text("x")
+    (tmp_path / "README").write_text("x")
+    rejected: list[str] = []
+    found = find_articles(tmp_path, rejected)
+    assert [p.name for p in found] == ["a.txt", "b.md", "f.jsonl", "d.TXT", "e.HTM"]
+    # Other files are not read, and not silently: one line each.
+    shown = tmp_path.name
+    assert rejected == [
+        f"{shown}/README: not a supported format (no extension); skipped",
+        f"{shown}/c.pdf: not a supported format (.pdf); skipped",
+        f"{shown}/g.docx: not a supported format (.docx); skipped",
+    ]
 
 
 def test_find_articles_follows_links_only_inside_seeds(tmp_path):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,7 +18,7 @@ from tests.fakes import hashing_embedder
 def run(project, monkeypatch):
     """Run `qa …` in the project folder with the fake model; returns the click Result."""
     monkeypatch.chdir(project)
-    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: hashing_embedder())
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx, **_: hashing_embedder())
     # The fake's bag-of-words cosines live on a lower scale than the real model's.
     monkeypatch.setattr(qa.ranking, "SHIPPED", replace(qa.ranking.SHIPPED, not_found_below=0.3))
     runner = CliRunner()
@@ -59,8 +61,19 @@ def test_ask_json_contract(run, project):
     assert data["answered"] is True
     assert data["answer"].startswith("وتفتح المكتبة أبوابها")
     first = data["citations"][0]
-    assert list(first) == ["rank", "file", "paragraph", "start", "end", "score", "text"]
+    assert list(first) == [
+        "rank", "file", "paragraph", "start", "end", "score", "text",
+        "title", "url", "published", "site", "also_in",
+    ]  # fmt: skip
     assert (first["rank"], first["file"], first["paragraph"]) == (1, "seeds/003_library.txt", 3)
+    # A .txt file says nothing of where or when it was published.
+    assert first["title"] == "افتتاح مكتبة عامة جديدة"
+    assert (first["url"], first["published"], first["site"], first["also_in"]) == (
+        None,
+        None,
+        None,
+        [],
+    )
     source = (project / first["file"]).read_text(encoding="utf-8")
     assert source[first["start"] : first["end"]] == first["text"]
 
@@ -109,7 +122,7 @@ def test_errors_are_one_line_and_never_touch_the_index(run, project):
     for path in (project / "seeds").iterdir():
         path.unlink()
     result = run("index")
-    assert result.exit_code == 1 and "has no .txt or .md articles" in result.output
+    assert result.exit_code == 1 and "has no articles (.txt, .md, .html" in result.output
     assert (project / "embeddings/manifest.json").read_bytes() == manifest
 
 
@@ -117,7 +130,7 @@ def test_index_of_another_model_is_a_clear_message(run, monkeypatch, project):
     run("index")
     other = hashing_embedder()
     other.main.name = "another-model"
-    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: other)
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx, **_: other)
     for command in (("index",), ("ask", "المكتبة؟")):
         result = run(*command)
         assert result.exit_code == 1 and "qa index --rebuild" in result.output
@@ -142,3 +155,66 @@ def test_inspect_unreadable_file(run, project):
     (project / "seeds/blank.txt").write_bytes(b"")
     result = run("inspect", "seeds/blank.txt")
     assert result.exit_code == 1 and "empty" in result.output
+
+
+PAGES = Path(__file__).parent / "data" / "pages"
+
+
+@pytest.fixture
+def news_run(run, project):
+    for name in ("en_port.html", "export.jsonl"):
+        shutil.copy(PAGES / name, project / "seeds" / name)
+    return run
+
+
+def test_ask_json_cites_a_page_with_its_date_site_address_and_copies(news_run, project):
+    news_run("index")
+    data = json.loads(
+        news_run("ask", "--json", "How many containers can the Port of Aqaba handle?").stdout
+    )
+    first = data["citations"][0]
+    assert first["file"] == "seeds/en_port.html"
+    assert first["published"] == "2024-09-10" and first["site"] == "Gulf Ledger"
+    assert first["url"].startswith("https://www.gulfledger.example/")
+    assert [c["file"] for c in first["also_in"]] == ["seeds/export.jsonl#L1"]
+    printed = news_run("ask", "How many containers can the Port of Aqaba handle?").output
+    assert "[1] seeds/en_port.html ¶2" in printed and "also in: seeds/export.jsonl#L1" in printed
+    assert "    Gulf Ledger  2024-09-10  https://www.gulfledger.example/" in printed
+    # Offsets point into the page's text as read, which `qa inspect --text` prints.
+    text = news_run("inspect", "--text", first["file"]).stdout
+    assert text[first["start"] : first["end"]] == first["text"]
+
+
+def test_inspect_an_export_line_and_a_page(news_run):
+    line = news_run("inspect", "seeds/export.jsonl#L2")
+    assert line.exit_code == 0
+    assert line.output.splitlines()[:2] == [
+        "title: انطلاق مهرجان التمور في بريدة    encoding: utf-8",
+        "published: 2024-08-18    site: صحيفة الواحة    "
+        "url: https://alwaha.example/economy/2024/08/buraydah-dates-festival",
+    ]
+    assert "dropped (copyright / design line)" in line.output
+    text = news_run("inspect", "--text", "seeds/export.jsonl#L2").stdout
+    assert text.startswith("انطلاق مهرجان التمور في بريدة\n\nانطلق مساء الأحد")
+    whole = news_run("inspect", "seeds/export.jsonl")
+    assert "seeds/export.jsonl#L8" in whole.output
+    assert "seeds/export.jsonl line 4: not valid JSON" in whole.output
+    page = news_run("inspect", "seeds/en_port.html")
+    assert "dropped (heading)" in page.output and "cookies" not in page.output
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("seeds/export.jsonl#L4", "error: seeds/export.jsonl line 4: not valid JSON"),
+        ("seeds/export.jsonl#L99", "error: seeds/export.jsonl: line 99 holds no article"),
+        ("seeds/report.pdf", "error: seeds/report.pdf: not a supported format (.pdf)"),
+        ("seeds/export.jsonl", "error: seeds/export.jsonl holds 4 articles: name one"),
+    ],
+)
+def test_inspect_what_is_not_one_article_is_one_line(news_run, project, target, message):
+    (project / "seeds" / "report.pdf").write_bytes(b"%PDF-1.4")
+    args = ("inspect", "--text", target) if target == "seeds/export.jsonl" else ("inspect", target)
+    result = news_run(*args)
+    assert result.exit_code == 1 and result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1

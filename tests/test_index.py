@@ -64,9 +64,11 @@ def test_update_embeds_only_what_changed(project, fake_embedder):
     new = {p.text: i for i, p in enumerate(after.passages) if p.article == "seeds/001_dates.txt"}
     assert old.keys() == new.keys()
     for text in old:
-        for name in ("passages", "sentences"):
-            was, now = getattr(before.main, name), getattr(after.main, name)
-            assert (was[old[text]] == now[new[text]]).all()
+        was, now = before.matrices("main"), after.matrices("main")
+        assert (was[0][old[text]] == now[0][new[text]]).all()
+        a, b = was[2][old[text]], was[2][old[text] + 1]
+        c, d = now[2][new[text]], now[2][new[text] + 1]
+        assert (was[1][a:b] == now[1][c:d]).all()
     # A second run with nothing changed embeds nothing.
     quiet = hashing_embedder()
     assert build(project, quiet).passages_embedded == 0 and quiet.main.calls == []
@@ -139,8 +141,9 @@ def test_damaged_index_is_detected_and_rebuilt(project, fake_embedder, damage):
     if damage == "manifest":
         (directory / "manifest.json").write_text('{"format": 1, "rows": [', encoding="utf-8")
     else:
-        channels = json.loads((directory / "manifest.json").read_text())["channels"]
-        (directory / channels["main"]["passages"]).write_bytes(b"garbage")
+        files = json.loads((directory / "manifest.json").read_text())["files"]
+        [vectors] = [name for name in files if name.endswith(".main-passages.npy")]
+        (directory / vectors).write_bytes(b"garbage")
     with pytest.raises(IndexDamaged, match="--rebuild"):
         load_index(directory)
     report = build(project, hashing_embedder())

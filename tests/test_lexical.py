@@ -23,7 +23,7 @@ def test_scores_match_a_brute_force_coverage():
         "Heavy rain flooded the road",
         "افتتاح مكتبة جديدة",
     ]
-    index = LexicalIndex(texts)
+    index = LexicalIndex.of_texts(texts)
     bm25, coverage = index.scores("في أي عام تأسس التحالف الرباعي؟")
     q = terms("في أي عام تأسس التحالف الرباعي؟")
     idf = {t: index.idf(t) for t in q}
@@ -35,7 +35,7 @@ def test_scores_match_a_brute_force_coverage():
 
 
 def test_a_query_of_only_function_words_scores_nothing():
-    bm25, coverage = LexicalIndex(["ما هو هذا"]).scores("ما هو؟")
+    bm25, coverage = LexicalIndex.of_texts(["ما هو هذا"]).scores("ما هو؟")
     assert not bm25.any() and not coverage.any()
 
 
@@ -44,4 +44,29 @@ def test_lone_surrogates_are_not_part_of_a_term():
     assert term("مكتبة\udfff") == term("مكتبة")
     assert term("lib\ud800rary") == term("library")
     assert terms("مكتبة\ud800 \udc00library") == [term("مكتبة"), term("library")]
-    assert LexicalIndex(["\ud800 مكتبة"]).scores("مكتبة\ud800")[0][0] > 0
+    assert LexicalIndex.of_texts(["\ud800 مكتبة"]).scores("مكتبة\ud800")[0][0] > 0
+
+
+def test_bm25_matches_bm25s_and_blocks_assemble_like_one_index():
+    import bm25s
+    import numpy as np
+
+    from qa.lexical import TermCounts
+
+    rng = np.random.default_rng(0)
+    words = "مكتبة كتاب مدينة طريق rain road flood library book city تمر سعر".split()
+    texts = [" ".join(rng.choice(words, rng.integers(1, 12))) for _ in range(60)]
+    reference = bm25s.BM25()
+    reference.index([terms(t) for t in texts], show_progress=False)
+    ours = LexicalIndex.of_texts(texts)
+    for query in ("مكتبة الكتاب", "flooded road", "سعر التمر في المدينة"):
+        expected = sum(reference.get_scores([t]) for t in dict.fromkeys(terms(query)))
+        assert ours.scores(query)[0] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    # Two blocks, some rows left out, in another order: the same as one index of those texts.
+    a, b = TermCounts.of(texts[:30]), TermCounts.of(texts[30:])
+    take_a, take_b = np.array([5, 1, 2, 20]), np.array([0, 29, 3])
+    blocks = LexicalIndex([(a, take_a), (b, take_b)])
+    alone = LexicalIndex.of_texts([texts[i] for i in [5, 1, 2, 20, 30, 59, 33]])
+    for query in ("مكتبة طريق", "book rain"):
+        for x, y in zip(blocks.scores(query), alone.scores(query), strict=True):
+            assert x == pytest.approx(y, rel=1e-6)

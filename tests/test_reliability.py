@@ -44,8 +44,7 @@ def build(project: Path, embedder=None, **kw):
 
 def referenced(directory: Path) -> set[str]:
     """The files the committed manifest names, plus the manifest and the lock."""
-    channels = json.loads((directory / MANIFEST).read_text())["channels"]
-    files = {c[role] for c in channels.values() for role in ("passages", "sentences")}
+    files = set(json.loads((directory / MANIFEST).read_text())["files"])
     return files | {MANIFEST, ".writer.lock"}
 
 
@@ -57,7 +56,7 @@ import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 import numpy as np
-import qa.sync
+import qa.index, qa.sync
 from qa.sync import update_index
 from tests.fakes import hashing_embedder
 
@@ -77,6 +76,7 @@ def counting(when, n):
 
 if point == "after-embedding":
     qa.sync.save_index = die
+    qa.index.save_index = die
 elif point == "mid-write":  # half a vector file on disk, then the kill
     def half(fh, array, **kw):
         fh.write(b"\\x93NUMPY half")
@@ -88,15 +88,16 @@ else:
     os.replace = counting(when, int(n))
 update_index(project / "seeds", project / "embeddings", hashing_embedder())
 """
-# One channel: two vector files, then manifest.json: three atomic renames.
+# One segment of five files (rows, text, terms, two vector files), then manifest.json: six
+# atomic renames.
 KILL_POINTS = [
     "after-embedding",
     "mid-write",
     "before-1",
     "after-1",
-    "after-2",
-    "before-3",
-    "after-3",  # the manifest is switched; old generation not yet cleaned
+    "after-4",
+    "before-6",
+    "after-6",  # the manifest is switched; what it no longer names is not yet deleted
 ]
 
 
@@ -116,7 +117,7 @@ def test_a_kill_at_any_step_of_an_update_leaves_an_index_that_answers(project, p
     # The index is the old one or the new one, whole, and answers.
     index = load_index(directory)
     switched = (directory / MANIFEST).read_bytes() != before
-    assert switched == (point == "after-3")
+    assert switched == (point == "after-6")
     texts = {p.text for p in index.passages}
     assert ("The coastal road reopened on Wednesday after the floods." in texts) == switched
     hits = Retriever(index, hashing_embedder()).search("متى تفتح المكتبة أبوابها؟", k=1)
@@ -191,7 +192,8 @@ def test_readers_never_see_a_half_written_index(project):
         while not stop.is_set():
             try:
                 index = load_index(directory)
-                assert len(index.passages) == index.main.passages.shape[0]
+                assert len(index.passages) == index.faiss.ntotal
+                assert all(p.text for p in index.passages)
             except Exception as exc:  # noqa: BLE001 - any failure is what this test looks for
                 errors.append(exc)
 
@@ -214,7 +216,7 @@ def test_readers_never_see_a_half_written_index(project):
 def run(project, monkeypatch):
     """`qa …` in the project folder with the fake model."""
     monkeypatch.chdir(project)
-    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx: hashing_embedder())
+    monkeypatch.setattr(qa.cli, "_embedder", lambda ctx, **_: hashing_embedder())
     runner = CliRunner()
     return lambda *args: runner.invoke(cli, list(args), catch_exceptions=False)
 
@@ -343,3 +345,40 @@ def test_the_lock_is_released_when_its_holder_dies(project):
     holder.wait(10)
     with writer(directory, timeout=5):
         assert os.path.exists(directory / ".writer.lock")
+
+
+RESUMER = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import qa.sync
+from qa.sync import update_index
+from tests.fakes import hashing_embedder
+
+qa.sync.COMMIT_PASSAGES = 1  # every article its own commit
+embed, calls = qa.sync.embed_passages, [0]
+
+def second_batch_dies(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return embed(*args, **kwargs)
+
+qa.sync.embed_passages = second_batch_dies
+update_index(Path(sys.argv[1]) / "seeds", Path(sys.argv[1]) / "embeddings", hashing_embedder())
+"""
+
+
+def test_an_interrupted_build_keeps_what_it_committed_and_the_next_run_does_the_rest(project):
+    child = subprocess.run(
+        [sys.executable, "-c", RESUMER, str(project), str(REPO)], capture_output=True, timeout=120
+    )
+    assert child.returncode == -9, child.stderr
+    partial = load_index(project / "embeddings")
+    assert list(partial.articles) == ["seeds/001_dates.txt"]  # the first batch, committed
+    assert Retriever(partial, hashing_embedder()).search("سعر تمر الخلاص", k=1)
+    embedder = hashing_embedder()
+    report = build(project, embedder)
+    assert report.changes.added == ["seeds/002_rain.md", "seeds/003_library.txt"]
+    assert report.passages_embedded == 4 and not any("تمر" in t for t in embedder.embedded)
+    assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).in_sync

@@ -22,13 +22,11 @@ def test_ranking_matches_a_brute_force_reference(seed):
     index = random_index(rng)
     query = unit(rng, 1, 32)[0]
     hits = Retriever(index, fixed_embedder(query)).search("q", k=10)
-    passage_scores = index.main.passages @ query
-    sentence_scores = index.main.sentences @ query
+    passages, sentences, sentence_rows = index.matrices("main")
+    passage_scores = passages @ query
+    sentence_scores = sentences @ query
     best = np.array(
-        [
-            sentence_scores[index.sentence_rows[i] : index.sentence_rows[i + 1]].max()
-            for i in range(300)
-        ]
+        [sentence_scores[sentence_rows[i] : sentence_rows[i + 1]].max() for i in range(300)]
     )
     reference = (passage_scores + best) / 2
     # The dense stage keeps the top candidates by passage score; the reference does the same.
@@ -37,7 +35,7 @@ def test_ranking_matches_a_brute_force_reference(seed):
     assert [h.row for h in hits] == expected.tolist()
     for h in hits:
         assert h.score == pytest.approx(reference[h.row], abs=1e-5)
-        s = index.sentence_rows[h.row] + h.passage.sentences.index(h.sentence)
+        s = sentence_rows[h.row] + h.passage.sentences.index(h.sentence)
         assert sentence_scores[s] == pytest.approx(best[h.row], abs=1e-6)
 
 
@@ -106,3 +104,15 @@ def test_lexical_evidence_lifts_the_passage_holding_the_question_words(project, 
     assert "الخلاص" in hybrid[0].passage.text and hybrid[0].lexical > 0
     assert hybrid[0].score > [h for h in dense if h.row == hybrid[0].row][0].score
     assert all(h.lexical == 0 for h in dense if h.passage.lang != "ar")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_rows_is_a_stable_sort_cut_to_k(seed):
+    from qa.retrieve import top_rows
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(10_000, size=500, replace=False))
+    values = rng.integers(0, 20, size=500).astype(np.float32)  # many ties
+    for k in (1, 10, 100, 499, 500, 600):
+        expected = rows[np.argsort(-values, kind="stable")[:k]]
+        assert top_rows(rows, values, k).tolist() == expected.tolist()

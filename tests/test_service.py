@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,20 @@ import pytest
 from qa.answer import Answer, Citation
 from qa.errors import IndexMissing
 from qa.passages import Passage
-from qa.service import Config, Library, Span, ago, describe, locate, rate, relevance
+from qa.service import (
+    Config,
+    IndexStatus,
+    Library,
+    Span,
+    ago,
+    describe,
+    format_date,
+    locate,
+    rate,
+    relevance,
+    select_articles,
+    web_link,
+)
 from qa.sync import update_index
 
 
@@ -148,3 +162,51 @@ def test_ago_speaks_like_people():
     assert ago(1000, now=1000 + 3 * 3600 + 5) == "3 hours ago"
     assert ago(1000, now=1000 + 2 * 86400) == "2 days ago"
     assert ago(2000, now=1000) == "just now"  # a clock set back is not "in the future"
+
+
+def test_dates_read_in_the_askers_language():
+    assert format_date("2024-09-10", "en") == "10 September 2024"
+    assert format_date("2024-08-18", "ar") == "18 أغسطس 2024"
+    assert format_date(None, "ar") is None and format_date("last Sunday", "en") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://example.com/a?b=1", "https://example.com/a?b=1"),
+        ("HTTP://example.com", "HTTP://example.com"),
+        ("javascript:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("ftp://files.example/x", None),
+        ("//example.com/no-scheme", None),
+        ("https://", None),
+        ("https://example.com/\nSet-Cookie", None),
+        (None, None),
+    ],
+)
+def test_only_http_addresses_become_links(url, link):
+    assert web_link(url) == link
+
+
+def test_select_articles_by_choice_and_publication_date():
+    status = IndexStatus(
+        model="m",
+        fingerprint="f",
+        built_at=0,
+        articles={"a": "A", "b": "B", "c": "C"},
+        passages=3,
+        skipped={},
+        changes=None,
+        dates={"a": date(2024, 1, 5), "b": date(2024, 3, 1)},
+    )
+    assert select_articles(status) is None  # no filter: every article, however many
+    assert select_articles(status, since=date(2024, 2, 1)) == ["b", "c"]
+    assert select_articles(status, until=date(2024, 2, 1), undated=False) == ["a"]
+    assert select_articles(status, ["a", "c"], since=date(2024, 2, 1)) == ["c"]
+    assert select_articles(status, ["a"], since=date(2024, 2, 1)) == []  # nothing to search
+
+
+def test_ask_in_no_article_finds_nothing(library):
+    library.update()
+    reply = library.ask("كم سعر الكيلوغرام من تمر الخلاص؟", articles=[])
+    assert not reply.answer.answered and reply.sources == ()

@@ -1,0 +1,277 @@
+"""An immutable block of indexed passages: their records, terms and vectors, written once.
+
+An update writes one new segment with the rows of the articles it (re-)embedded; it never
+rewrites the others (Lucene's design). Files of segment `<id>` in the index folder:
+  seg-<id>.rows.npz            per row: article, paragraph, offsets, language, sentences;
+                               per channel and language: the sum of the passage vectors
+  seg-<id>.text.jsonl          per row, one line: {"text", "section"}; read only for rows shown
+  seg-<id>.terms.npz           per row, its lexical terms and counts (qa/lexical.py)
+  seg-<id>.<channel>-passages.npy   float16, one vector per row
+  seg-<id>.<channel>-sentences.npy  float16, one vector per sentence of every row
+Vectors are memory-mapped: a question touches only its candidates' rows.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.embedder import EncoderStamp
+from qa.lexical import TermCounts
+from qa.passages import Passage
+
+LANGS = ("ar", "en", "other")
+VECTOR_DTYPE = np.float16  # half the disk and memory of float32; cosines move by ~1e-4
+
+
+@dataclass
+class Channel:
+    """One encoder's vectors, row for row with a block of passages and their sentences."""
+
+    stamp: EncoderStamp
+    passages: np.ndarray  # (passages, dim)
+    sentences: np.ndarray  # (sentences, dim)
+
+    def check(self, name: str, passages: int, sentences: int) -> None:
+        """ValueError unless the arrays have the shape the manifest says."""
+        for array, rows in ((self.passages, passages), (self.sentences, sentences)):
+            if array.ndim != 2 or array.shape != (rows, self.stamp.dim):
+                raise ValueError(f"the {name} vectors do not match the manifest")
+
+
+def sentence_rows(counts: np.ndarray) -> np.ndarray:
+    """Row i owns sentences [rows[i], rows[i + 1])."""
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+@dataclass
+class Segment:
+    """Rows of passages with their terms and vectors; in memory, or read from disk (mmap)."""
+
+    id: str
+    articles: list[str]  # the articles whose rows are here, in row order
+    article: np.ndarray  # int32 per row: index into `articles`
+    paragraph: np.ndarray  # int32
+    start: np.ndarray  # int64
+    end: np.ndarray  # int64
+    lang: np.ndarray  # int8 per row: index into LANGS
+    sentences: np.ndarray  # int32 (2 x total sentences): offsets relative to the passage text
+    sentence_rows: np.ndarray  # int64, rows + 1
+    terms: TermCounts
+    channels: dict[str, Channel]
+    lang_sums: dict[str, np.ndarray]  # channel -> (len(LANGS), dim) float64 sums of passages
+    _text: Callable[[int], tuple[str, str]] = field(repr=False, default=None)  # row -> text
+
+    @property
+    def rows(self) -> int:
+        return len(self.article)
+
+    def text(self, row: int) -> tuple[str, str]:
+        """(text, section) of a row."""
+        return self._text(row)
+
+    def passage(self, row: int, title: str, article: str | None = None) -> Passage:
+        """Row `row` as a Passage; `article`: its name now (an export line that moved)."""
+        text, section = self.text(row)
+        a, b = self.sentence_rows[row], self.sentence_rows[row + 1]
+        return Passage(
+            article=article or self.articles[self.article[row]],
+            title=title,
+            paragraph=int(self.paragraph[row]),
+            start=int(self.start[row]),
+            end=int(self.end[row]),
+            text=text,
+            lang=LANGS[self.lang[row]],
+            sentences=tuple(map(tuple, self.sentences[:, a:b].T.tolist())),
+            section=section,
+        )
+
+    @classmethod
+    def of(cls, id: str, passages: Sequence[Passage], channels: dict[str, Channel]) -> Segment:
+        """A segment in memory, for `passages` (grouped by article) and their vectors."""
+        articles = list(dict.fromkeys(p.article for p in passages))
+        number = {a: i for i, a in enumerate(articles)}
+        counts = np.array([len(p.sentences) for p in passages], np.int64)
+        langs = np.array([LANGS.index(p.lang) for p in passages], np.int8)
+        texts = [(p.text, p.section) for p in passages]
+        flat = [s for p in passages for s in p.sentences]
+        for name, channel in channels.items():
+            channel.check(name, len(passages), int(counts.sum()))
+        return cls(
+            id=id,
+            articles=articles,
+            article=np.array([number[p.article] for p in passages], np.int32),
+            paragraph=np.array([p.paragraph for p in passages], np.int32),
+            start=np.array([p.start for p in passages], np.int64),
+            end=np.array([p.end for p in passages], np.int64),
+            lang=langs,
+            sentences=np.array(flat, np.int32).reshape(-1, 2).T.copy(),
+            sentence_rows=sentence_rows(counts),
+            terms=TermCounts.of([p.text for p in passages]),
+            channels=channels,
+            lang_sums={name: _lang_sums(c.passages, langs) for name, c in channels.items()},
+            _text=texts.__getitem__,
+        )
+
+    @classmethod
+    def merge(cls, id: str, parts: Sequence[tuple[Segment, np.ndarray, list[str]]]) -> Segment:
+        """One segment in memory from rows of others: (segment, its rows, their article names
+        now), in order. Nothing is embedded or tokenized again."""
+        articles: list[str] = []
+        number: dict[str, int] = {}
+        fields: dict[str, list] = {k: [] for k in ("article", "paragraph", "start", "end", "lang")}
+        sentences, counts, texts, terms = [], [], [], []
+        vectors: dict[str, tuple[list, list]] = {}
+        for segment, rows, names in parts:
+            rows = np.asarray(rows, np.int64)
+            ids = np.array([number.setdefault(n, len(number)) for n in names], np.int32)
+            articles = list(number)
+            fields["article"].append(ids)
+            for k in ("paragraph", "start", "end", "lang"):
+                fields[k].append(getattr(segment, k)[rows])
+            a, b = segment.sentence_rows[rows], segment.sentence_rows[rows + 1]
+            spans = _ranges(a, b)
+            sentences.append(segment.sentences[:, spans])
+            counts.append(b - a)
+            texts += [segment.text(int(r)) for r in rows]
+            terms.append(segment.terms.take(rows))
+            for name, c in segment.channels.items():
+                vectors.setdefault(name, ([], []))
+                vectors[name][0].append(np.asarray(c.passages[rows]))
+                vectors[name][1].append(np.asarray(c.sentences[spans]))
+        first = parts[0][0]
+        channels = {
+            name: Channel(first.channels[name].stamp, np.concatenate(p), np.concatenate(q))
+            for name, (p, q) in vectors.items()
+        }
+        lang = np.concatenate(fields["lang"]).astype(np.int8)
+        return cls(
+            id=id,
+            articles=articles,
+            article=np.concatenate(fields["article"]),
+            paragraph=np.concatenate(fields["paragraph"]),
+            start=np.concatenate(fields["start"]),
+            end=np.concatenate(fields["end"]),
+            lang=lang,
+            sentences=np.concatenate(sentences, axis=1),
+            sentence_rows=sentence_rows(np.concatenate(counts)),
+            terms=TermCounts.concat(terms),
+            channels=channels,
+            lang_sums={name: _lang_sums(c.passages, lang) for name, c in channels.items()},
+            _text=texts.__getitem__,
+        )
+
+    # ------------------------------------------------------------------ disk
+
+    def files(self) -> list[str]:
+        """The names of this segment's files."""
+        names = [f"seg-{self.id}.{part}" for part in ("rows.npz", "text.jsonl", "terms.npz")]
+        for name in self.channels:
+            names += [f"seg-{self.id}.{name}-passages.npy", f"seg-{self.id}.{name}-sentences.npy"]
+        return names
+
+    def write(self, directory: Path, write: Callable[[Path, Callable], None]) -> None:
+        """Write every file of the segment through `write(path, writer)` (atomic, fsynced)."""
+        lines = [
+            json.dumps({"text": t, "section": s}, ensure_ascii=False).encode() + b"\n"
+            for t, s in map(self.text, range(self.rows))
+        ]
+        offsets = np.concatenate([[0], np.cumsum([len(line) for line in lines])]).astype(np.int64)
+        rows = {
+            "articles": np.array(self.articles, dtype=str),
+            "article": self.article,
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "lang": self.lang,
+            "sentences": self.sentences,
+            "sentence_rows": self.sentence_rows,
+            "text_offsets": offsets,
+            **{f"sums-{name}": sums for name, sums in self.lang_sums.items()},
+        }
+        prefix = directory / f"seg-{self.id}"
+        write(Path(f"{prefix}.rows.npz"), lambda fh: np.savez(fh, **rows))
+        write(Path(f"{prefix}.text.jsonl"), lambda fh: fh.writelines(lines))
+        write(Path(f"{prefix}.terms.npz"), lambda fh: np.savez(fh, **self.terms.arrays()))
+        for name, channel in self.channels.items():
+            for role, array in (("passages", channel.passages), ("sentences", channel.sentences)):
+                half = np.ascontiguousarray(array, dtype=VECTOR_DTYPE)
+                write(
+                    Path(f"{prefix}.{name}-{role}.npy"),
+                    lambda fh, half=half: np.save(fh, half, allow_pickle=False),
+                )
+
+    @classmethod
+    def read(cls, directory: Path, id: str, stamps: dict[str, EncoderStamp]) -> Segment:
+        """Open a segment written by `write`; vectors and text stay on disk until used."""
+        prefix = directory / f"seg-{id}"
+        with np.load(f"{prefix}.rows.npz", allow_pickle=False) as f:
+            rows = {k: f[k] for k in f.files}
+        with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
+            terms = TermCounts(**{k: f[k] for k in ("vocab", "indptr", "ids", "counts")})
+        n = len(rows["article"])
+        channels = {}
+        for name, stamp in stamps.items():
+            arrays = [
+                np.load(f"{prefix}.{name}-{role}.npy", mmap_mode="r", allow_pickle=False)
+                for role in ("passages", "sentences")
+            ]
+            channel = Channel(stamp, *arrays)
+            channel.check(name, n, int(rows["sentence_rows"][-1]))
+            channels[name] = channel
+        return cls(
+            id=id,
+            articles=rows["articles"].tolist(),
+            article=rows["article"],
+            paragraph=rows["paragraph"],
+            start=rows["start"],
+            end=rows["end"],
+            lang=rows["lang"],
+            sentences=rows["sentences"],
+            sentence_rows=rows["sentence_rows"],
+            terms=terms,
+            channels=channels,
+            lang_sums={name: rows[f"sums-{name}"] for name in stamps},
+            _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
+        )
+
+
+class _TextFile:
+    """Rows of text read on demand from a segment's text.jsonl.
+
+    The file is mapped when the segment is opened, so a reader keeps its view even after a
+    writer has merged the segment away and deleted the file (as the vector files' maps do).
+    """
+
+    def __init__(self, path: Path, offsets: np.ndarray) -> None:
+        self.offsets = offsets
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            self._map = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) if size else b""
+
+    def __call__(self, row: int) -> tuple[str, str]:
+        line = json.loads(self._map[int(self.offsets[row]) : int(self.offsets[row + 1])])
+        return line["text"], line["section"]
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of range(s, e) for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _lang_sums(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+    sums = np.zeros((len(LANGS), vectors.shape[1] if vectors.ndim == 2 else 0), np.float64)
+    if len(vectors):
+        np.add.at(sums, langs, np.asarray(vectors, np.float64))
+    return sums
