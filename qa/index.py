@@ -31,7 +31,7 @@ import numpy as np
 
 from qa.embedder import MAIN, Embedder, EncoderStamp
 from qa.errors import IndexDamaged, IndexMissing, IndexUnwritable, ModelMismatch
-from qa.lexical import LexicalIndex
+from qa.lexical import LexicalIndex, release_freed_memory
 from qa.passages import Passage
 from qa.segment import LANGS, Channel, Segment
 
@@ -77,6 +77,16 @@ class SkippedRecord:
 
 
 @dataclass(frozen=True)
+class FileStat:
+    """An article file as last compared: while its size and modification time stay the same,
+    its hash is taken as read then, and the file is not read again (as git does)."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class FileStamp:
     """What a segment file was when written: a changed stat means its checksum is verified."""
 
@@ -117,6 +127,7 @@ class Index:
     articles: dict[str, ArticleRecord]
     skipped: dict[str, SkippedRecord]
     files: dict[str, FileStamp] = field(default_factory=dict)  # segment files, as committed
+    file_stats: dict[str, FileStat] = field(default_factory=dict)  # article files, by path
     # The live rows, in order: each one's segment and row there, article and language.
     row_segment: np.ndarray = field(init=False, repr=False)
     row_local: np.ndarray = field(init=False, repr=False)
@@ -252,6 +263,7 @@ class Index:
             for lang in sorted(set(self.langs.tolist())):
                 rows = np.flatnonzero(self.langs == lang)
                 self._by_language[lang] = (rows, self._flat(rows))
+            release_freed_memory()
         return self._by_language
 
     def _flat(self, rows: np.ndarray) -> faiss.Index:
@@ -262,7 +274,9 @@ class Index:
                 local = self.row_local[picked]
                 block = segment.channels[MAIN].passages
                 whole = len(local) == segment.rows and (np.diff(local) == 1).all()
-                flat.add(np.ascontiguousarray(block[:] if whole else block[local], np.float32))
+                vectors = block[:] if whole else block[local]
+                for at in range(0, len(vectors), 65536):  # float32 a slice at a time
+                    flat.add(np.ascontiguousarray(vectors[at : at + 65536], np.float32))
         return flat
 
     @property
@@ -270,10 +284,8 @@ class Index:
         """BM25 over the live rows, assembled from the segments' saved term counts."""
         if self._lexical is None:
             self._lexical = LexicalIndex(
-                [
-                    (segment.terms, self.row_local[self.row_segment == n])
-                    for n, segment in enumerate(self.segments)
-                ]
+                (segment.terms, self.row_local[self.row_segment == n])
+                for n, segment in enumerate(self.segments)
             )
         return self._lexical
 
@@ -424,6 +436,7 @@ def _load(directory: Path) -> Index:
             articles={p: ArticleRecord(**a) for p, a in m["articles"].items()},
             skipped={p: SkippedRecord(**s) for p, s in m["skipped"].items()},
             files=files,
+            file_stats={p: FileStat(*s) for p, s in m.get("file_stats", {}).items()},
         )
         for path, record in index.articles.items():
             segment = next((s for s in segments if s.id == record.segment), None)
@@ -509,6 +522,9 @@ def _save(index: Index) -> None:
         "files": {name: asdict(stamp) for name, stamp in sorted(files.items())},
         "articles": {path: asdict(a) for path, a in sorted(index.articles.items())},
         "skipped": {path: asdict(s) for path, s in sorted(index.skipped.items())},
+        "file_stats": {
+            p: [s.size, s.mtime_ns, s.sha256] for p, s in sorted(index.file_stats.items())
+        },
     }
     body = json.dumps(manifest, ensure_ascii=False, indent=0).encode("utf-8")
     _write_atomic(directory / MANIFEST, lambda fh: fh.write(body))
@@ -544,6 +560,7 @@ def committed(
     articles: Mapping[str, ArticleRecord],
     skipped: Mapping[str, SkippedRecord],
     replaced: Collection[str] = (),
+    file_stats: Mapping[str, FileStat] | None = None,
 ) -> Index:
     """The index after one commit: `old`'s segments (less those `replaced`, whose rows a new
     segment holds) and the new `segments`; `articles` are all the articles it holds, those
@@ -566,4 +583,5 @@ def committed(
         articles=records,
         skipped=dict(skipped),
         files={} if old is None else dict(old.files),
+        file_stats=dict(file_stats if file_stats is not None else old.file_stats if old else {}),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,7 +73,7 @@ class TermCounts:
     """The terms of each of a block of texts, as sparse rows: what a segment saves so that the
     lexical index is assembled at start-up, never re-tokenized."""
 
-    vocab: np.ndarray  # str, the block's own vocabulary
+    vocab: list[str]  # the block's own vocabulary
     indptr: np.ndarray  # int64, text i's terms are ids[indptr[i]:indptr[i + 1]]
     ids: np.ndarray  # int32 into vocab
     counts: np.ndarray  # int32, occurrences of the term in the text
@@ -91,7 +91,7 @@ class TermCounts:
             counts.extend(tally.values())
             indptr.append(len(ids))
         return cls(
-            np.array(list(vocab), dtype=str),
+            list(vocab),
             np.array(indptr, np.int64),
             np.array(ids, np.int32),
             np.array(counts, np.int32),
@@ -110,22 +110,29 @@ class TermCounts:
         vocab: dict[str, int] = {}
         ids, counts, lengths = [], [], []
         for block in blocks:
-            to_new = np.array(
-                [vocab.setdefault(t, len(vocab)) for t in block.vocab.tolist()], np.int32
-            )
+            to_new = np.array([vocab.setdefault(t, len(vocab)) for t in block.vocab], np.int32)
             ids.append(to_new[block.ids] if len(block.ids) else np.zeros(0, np.int32))
             counts.append(block.counts)
             lengths.append(np.diff(block.indptr))
         indptr = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64)
         return cls(
-            np.array(list(vocab), dtype=str),
+            list(vocab),
             indptr,
             np.concatenate(ids).astype(np.int32),
             np.concatenate(counts).astype(np.int32),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"vocab": self.vocab, "indptr": self.indptr, "ids": self.ids, "counts": self.counts}
+        """What a segment saves. The vocabulary is one UTF-8 blob, a term a line (a numpy
+        string array would give every term the width of the longest)."""
+        blob = np.frombuffer("\n".join(self.vocab).encode("utf-8"), np.uint8)
+        return {"vocab": blob, "indptr": self.indptr, "ids": self.ids, "counts": self.counts}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> TermCounts:
+        text = arrays["vocab"].tobytes().decode("utf-8")
+        vocab = text.split("\n") if text else []
+        return cls(vocab, arrays["indptr"], arrays["ids"], arrays["counts"])
 
 
 class LexicalIndex:
@@ -136,34 +143,44 @@ class LexicalIndex:
     texts that hold its terms.
     """
 
-    def __init__(self, blocks: Sequence[tuple[TermCounts, np.ndarray]]) -> None:
-        """`blocks`: (term counts, the local rows of it to take, in order)."""
+    def __init__(self, blocks: Iterable[tuple[TermCounts, np.ndarray]]) -> None:
+        """`blocks`: (term counts, the local rows of it to take, in order), read one at a time.
+
+        Postings are compact (a row as int32 and a count as uint16 per term and text), and the
+        temporaries stay small: this runs at every start-up, on every text of the collection.
+        """
         vocab: dict[str, int] = {}
         rows, ids, counts, lengths = [], [], [], []
         offset = 0
         for block, take in blocks:
             take = np.asarray(take, np.int64)
-            to_global = np.array([vocab.setdefault(t, len(vocab)) for t in block.vocab.tolist()])
-            starts, ends = block.indptr[take], block.indptr[take + 1]
-            n = ends - starts
-            picked = _ranges(starts, ends)
-            rows.append(np.repeat(np.arange(offset, offset + len(take)), n))
-            ids.append(to_global[block.ids[picked]] if len(picked) else np.zeros(0, np.int64))
-            counts.append(block.counts[picked])
-            weights = block.counts[picked]
-            lengths.append(
-                np.bincount(np.repeat(np.arange(len(take)), n), weights, minlength=len(take))
-            )
+            to_global = np.array([vocab.setdefault(t, len(vocab)) for t in block.vocab], np.int32)
+            n = (block.indptr[take + 1] - block.indptr[take]).astype(np.int32)
+            if len(take) == len(block.indptr) - 1 and (np.diff(take) == 1).all():
+                block_ids, block_counts = block.ids, block.counts  # every row, in order
+            else:
+                picked = _ranges(block.indptr[take], block.indptr[take + 1])
+                block_ids, block_counts = block.ids[picked], block.counts[picked]
+            local = np.repeat(np.arange(len(take), dtype=np.int32), n)
+            rows.append(local + np.int32(offset))
+            ids.append(to_global[block_ids] if len(block_ids) else np.zeros(0, np.int32))
+            counts.append(np.minimum(block_counts, np.iinfo(np.uint16).max).astype(np.uint16))
+            lengths.append(np.bincount(local, block_counts, minlength=len(take)).astype(np.float32))
             offset += len(take)
+            del block, block_ids, block_counts, local
         self.size = offset
         self.vocab = vocab
-        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        tid = np.concatenate(ids).astype(np.int64) if ids else np.zeros(0, np.int64)
-        tf = np.concatenate(counts).astype(np.float32) if counts else np.zeros(0, np.float32)
-        length = np.concatenate(lengths).astype(np.float32) if lengths else np.zeros(0, np.float32)
+        tid = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+        del ids
         order = np.argsort(tid, kind="stable")
-        self._rows, self._tf = row[order], tf[order]
         self._ptr = np.searchsorted(tid[order], np.arange(len(vocab) + 1))
+        del tid
+        self._rows = np.concatenate(rows)[order] if rows else np.zeros(0, np.int32)
+        del rows
+        self._tf = np.concatenate(counts)[order] if counts else np.zeros(0, np.uint16)
+        del counts, order
+        length = np.concatenate(lengths) if lengths else np.zeros(0, np.float32)
+        release_freed_memory()
         self.df = np.diff(self._ptr)
         average = float(length.mean()) if len(length) and length.mean() > 0 else 1.0
         self._norm = K1 * ((1 - B) + B * length / average)  # per text
@@ -192,11 +209,22 @@ class LexicalIndex:
             if i is None or not self.df[i]:
                 continue
             span = slice(self._ptr[i], self._ptr[i + 1])
-            rows, tf = self._rows[span], self._tf[span]
+            rows, tf = self._rows[span], self._tf[span].astype(np.float32)
             idf = self.idf(t)
             bm25[rows] += idf * tf / (self._norm[rows] + tf)
             coverage[rows] += idf / total
         return bm25, coverage
+
+
+def release_freed_memory() -> None:
+    """Give the temporaries' memory back to the system (glibc keeps freed heap otherwise, and
+    the process would look as large as its peak)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to do
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -101,6 +101,9 @@ class Retriever:
     def __init__(self, index: Index, embedder: Embedder, weights: Weights | None = None) -> None:
         """`weights`: the shipped ranking (`ranking.SHIPPED`) unless a comparison asks otherwise."""
         index.check_compatible(embedder)
+        # One question is one small search per language: OpenMP threads only add wake-ups,
+        # and on a busy 2-core machine they made it ten times slower (docs/benchmarks.md).
+        faiss.omp_set_num_threads(1)
         self.index = index
         self.embedder = embedder
         self.weights = weights = weights or ranking.SHIPPED

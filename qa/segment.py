@@ -8,7 +8,7 @@ rewrites the others (Lucene's design). Files of segment `<id>` in the index fold
   seg-<id>.terms.npz           per row, its lexical terms and counts (qa/lexical.py)
   seg-<id>.<channel>-passages.npy   float16, one vector per row
   seg-<id>.<channel>-sentences.npy  float16, one vector per sentence of every row
-Vectors are memory-mapped: a question touches only its candidates' rows.
+Vectors are read a few rows at a time (RowFile): a question reads only its candidates' rows.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Segment:
     lang: np.ndarray  # int8 per row: index into LANGS
     sentences: np.ndarray  # int32 (2 x total sentences): offsets relative to the passage text
     sentence_rows: np.ndarray  # int64, rows + 1
-    terms: TermCounts
+    load_terms: Callable[[], TermCounts]  # read when asked for, not kept: the lexical index
     channels: dict[str, Channel]
     lang_sums: dict[str, np.ndarray]  # channel -> (len(LANGS), dim) float64 sums of passages
     _text: Callable[[int], tuple[str, str]] = field(repr=False, default=None)  # row -> text
@@ -71,6 +71,11 @@ class Segment:
     @property
     def rows(self) -> int:
         return len(self.article)
+
+    @property
+    def terms(self) -> TermCounts:
+        """Each row's lexical terms (a segment on disk reads them again each time)."""
+        return self.load_terms()
 
     def text(self, row: int) -> tuple[str, str]:
         """(text, section) of a row."""
@@ -113,7 +118,7 @@ class Segment:
             lang=langs,
             sentences=np.array(flat, np.int32).reshape(-1, 2).T.copy(),
             sentence_rows=sentence_rows(counts),
-            terms=TermCounts.of([p.text for p in passages]),
+            load_terms=_constant(TermCounts.of([p.text for p in passages])),
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, langs) for name, c in channels.items()},
             _text=texts.__getitem__,
@@ -161,7 +166,7 @@ class Segment:
             lang=lang,
             sentences=np.concatenate(sentences, axis=1),
             sentence_rows=sentence_rows(np.concatenate(counts)),
-            terms=TermCounts.concat(terms),
+            load_terms=_constant(TermCounts.concat(terms)),
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, lang) for name, c in channels.items()},
             _text=texts.__getitem__,
@@ -213,14 +218,15 @@ class Segment:
         prefix = directory / f"seg-{id}"
         with np.load(f"{prefix}.rows.npz", allow_pickle=False) as f:
             rows = {k: f[k] for k in f.files}
-        with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
-            terms = TermCounts(**{k: f[k] for k in ("vocab", "indptr", "ids", "counts")})
+
+        def load_terms() -> TermCounts:
+            with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
+                return TermCounts.from_arrays({k: f[k] for k in f.files})
         n = len(rows["article"])
         channels = {}
         for name, stamp in stamps.items():
             arrays = [
-                np.load(f"{prefix}.{name}-{role}.npy", mmap_mode="r", allow_pickle=False)
-                for role in ("passages", "sentences")
+                RowFile(Path(f"{prefix}.{name}-{role}.npy")) for role in ("passages", "sentences")
             ]
             channel = Channel(stamp, *arrays)
             channel.check(name, n, int(rows["sentence_rows"][-1]))
@@ -235,7 +241,7 @@ class Segment:
             lang=rows["lang"],
             sentences=rows["sentences"],
             sentence_rows=rows["sentence_rows"],
-            terms=terms,
+            load_terms=load_terms,
             channels=channels,
             lang_sums={name: rows[f"sums-{name}"] for name in stamps},
             _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
@@ -245,8 +251,8 @@ class Segment:
 class _TextFile:
     """Rows of text read on demand from a segment's text.jsonl.
 
-    The file is mapped when the segment is opened, so a reader keeps its view even after a
-    writer has merged the segment away and deleted the file (as the vector files' maps do).
+    The file is opened (mapped) with the segment, so a reader keeps its view even after a
+    writer has merged the segment away and deleted the file.
     """
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
@@ -258,6 +264,60 @@ class _TextFile:
     def __call__(self, row: int) -> tuple[str, str]:
         line = json.loads(self._map[int(self.offsets[row]) : int(self.offsets[row + 1])])
         return line["text"], line["section"]
+
+
+class RowFile:
+    """A saved .npy matrix read a few rows at a time with `pread`: what a question needs of it
+    (its candidates' rows) and nothing more. A memory map would do the same reads, but the
+    kernel maps whole page-cache folios around each one, and the process's RSS grows with the
+    file; reading leaves the page cache to the kernel. The file stays open, so a reader keeps
+    its rows even after a writer has merged the segment away and deleted the file."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            self._offset = fh.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path.name} is not a row-major matrix")
+        self.shape, self.dtype, self.ndim = shape, np.dtype(dtype), 2
+        self._row = shape[1] * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        raw = os.pread(self._fd, (stop - start) * self._row, self._offset + start * self._row)
+        if len(raw) != (stop - start) * self._row:
+            raise OSError(f"a vector file ends early (row {stop} of {self.shape[0]})")
+        return np.frombuffer(raw, self.dtype).reshape(stop - start, self.shape[1])
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                raise IndexError("rows are read in order")
+            return self._read(start, max(start, stop))
+        rows = np.asarray(key, np.int64)
+        out = np.empty((len(rows), self.shape[1]), self.dtype)
+        for i, row in enumerate(rows.tolist()):
+            out[i] = self._read(row, row + 1)[0]
+        return out
+
+
+def _constant(value: TermCounts) -> Callable[[], TermCounts]:
+    return lambda: value
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ from qa.formats import load_file, split_id
 from qa.index import (
     ArticleRecord,
     Channel,
+    FileStat,
     Index,
     Settings,
     SkippedRecord,
@@ -66,6 +67,9 @@ class Changes:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # Every file present, as compared now: recorded with the index, so that the next
+    # comparison reads only files whose size or modification time moved.
+    stats: dict[str, FileStat] = field(default_factory=dict, repr=False)
 
     @property
     def in_sync(self) -> bool:
@@ -138,14 +142,24 @@ def indexed_files(index: Index) -> dict[str, set[str]]:
 def diff(index: Index | None, files: dict[str, Path]) -> Changes:
     """What differs between the index and the article files, by each file's content hash.
 
+    A file whose size and modification time are those recorded at the last comparison is not
+    read: at 100,000 articles that is the difference between a second and minutes.
+
     Only hashes are compared, nothing is parsed: an export with one line changed is one
     changed file here (`qa index` then embeds that line only).
     """
     known = {} if index is None else indexed_files(index)
+    seen = {} if index is None else index.file_stats
     changes = Changes()
     for path, file in files.items():
         try:
-            digest = file_sha256(file)
+            st = file.stat()
+            last = seen.get(path)
+            if last is not None and (st.st_size, st.st_mtime_ns) == (last.size, last.mtime_ns):
+                digest = last.sha256
+            else:
+                digest = file_sha256(file)
+            changes.stats[path] = FileStat(st.st_size, st.st_mtime_ns, digest)
         except OSError:
             digest = "unreadable"
         if path not in known:
@@ -455,6 +469,19 @@ def _update(
     old, changes, files = plan.old, plan.changes, plan.files
     if old is not None and changes.in_sync:
         remove_unreferenced(directory)
+        if changes.stats != old.file_stats:  # files touched but not changed: remember them
+            save_index(
+                committed(
+                    old,
+                    directory,
+                    settings,
+                    old.stamps,
+                    [],
+                    old.articles,
+                    old.skipped,
+                    file_stats=changes.stats,
+                )
+            )
         return UpdateReport(changes, 0, time.perf_counter() - started, plan.warnings)
 
     previous = {} if old is None else old.articles
@@ -508,6 +535,8 @@ def _update(
             stamps,
             segments,
             *_until_done(unfinished, {**waiting, **articles}, skipped),
+            # A file not yet wholly committed keeps no stat: the next run compares its hash.
+            file_stats={p: st for p, st in changes.stats.items() if p not in unfinished},
         )
         # The records as placed in their segment, for the commits that follow.
         articles.update({p: index.articles[p] for p in done_articles})

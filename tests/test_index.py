@@ -165,3 +165,32 @@ def test_ctrl_c_mid_update_leaves_the_previous_index_usable(project, fake_embedd
     assert (project / "embeddings" / "manifest.json").read_bytes() == before
     assert load_index(project / "embeddings").faiss.ntotal == 6
     assert not list((project / "embeddings").glob(".*tmp"))
+
+
+def test_unchanged_files_are_not_read_again_only_compared_by_size_and_time(
+    project, fake_embedder, monkeypatch
+):
+    import os
+
+    import qa.sync
+
+    build(project, fake_embedder)
+    hashed: list[str] = []
+    real = qa.sync.file_sha256
+    monkeypatch.setattr(qa.sync, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).in_sync
+    assert hashed == []
+    # Touched, same bytes: read once, found unchanged, remembered.
+    rain = project / "seeds/002_rain.md"
+    os.utime(rain, ns=(1, 1))
+    assert build(project, hashing_embedder()).passages_embedded == 0
+    assert hashed == ["002_rain.md"]
+    hashed.clear()
+    assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).in_sync
+    assert hashed == []
+    # Changed with the same size and time is the one case this cannot see, as for git; a
+    # real edit moves the time.
+    rain.write_text("# Rain\n\nThe road is open.\n", encoding="utf-8")
+    assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).changed == [
+        "seeds/002_rain.md"
+    ]
