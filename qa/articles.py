@@ -356,7 +356,13 @@ def _inside(path: str, root: str) -> bool:
 
 
 def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
-    """Article files under `seeds`, sorted; hidden files and folders skipped.
+    """Article files under `seeds`, sorted (see `article_files`)."""
+    return list(article_files(seeds, rejected).values())
+
+
+def article_files(seeds: Path, rejected: list[str] | None = None) -> dict[str, Path]:
+    """Article files under `seeds`, by their real path, sorted by path; hidden files and
+    folders skipped.
 
     A link is followed only when its target is inside `seeds`. An article-named entry that is
     a link out of `seeds`, a broken link, a FIFO, device or socket, and a folder link that
@@ -391,7 +397,7 @@ def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
             is_article = Path(entry.name).suffix.lower() in ARTICLE_SUFFIXES
             link = entry.is_symlink()
             try:
-                mode = os.stat(entry.path).st_mode  # the target's, for a link
+                mode = entry.stat().st_mode  # the target's, for a link (cached by scandir)
             except OSError as exc:
                 if is_article:
                     reject(
@@ -399,7 +405,8 @@ def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
                     )
                 continue
             is_dir = stat.S_ISDIR(mode)
-            real = os.path.realpath(entry.path)
+            # Only a link can lead elsewhere: any other entry is where its folder really is.
+            real = os.path.realpath(entry.path) if link else os.path.join(above[-1], entry.name)
             if not (is_dir or is_article):
                 # Said once, so that a PDF or a Word file dropped into seeds/ is not silently
                 # missing from answers; a link out of seeds/ gets no word on what it leads to.
@@ -420,4 +427,4 @@ def find_articles(seeds: Path, rejected: list[str] | None = None) -> list[Path]:
             elif real not in found or path < found[real]:
                 found[real] = path
         stack.extend(reversed(subfolders))  # so that they come off the stack in sorted order
-    return sorted(found.values())
+    return dict(sorted(found.items(), key=lambda item: item[1]))

@@ -23,7 +23,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -378,9 +378,7 @@ def new_index(
 
 
 def _placed(record: ArticleRecord, segment: str, first: int, count: int) -> ArticleRecord:
-    return ArticleRecord(
-        **{**asdict(record), "segment": segment, "first": first, "passages": count}
-    )
+    return replace(record, segment=segment, first=first, passages=count)
 
 
 # ---------------------------------------------------------------------------- on disk
@@ -519,14 +517,17 @@ def _save(index: Index) -> None:
         "built_at": index.built_at,
         "channels": {name: asdict(s) for name, s in index.stamps.items()},
         "segments": [s.id for s in index.segments],
-        "files": {name: asdict(stamp) for name, stamp in sorted(files.items())},
-        "articles": {path: asdict(a) for path, a in sorted(index.articles.items())},
-        "skipped": {path: asdict(s) for path, s in sorted(index.skipped.items())},
+        # vars(), not asdict(): these are flat records, and asdict's deep copy is what a
+        # manifest of 100,000 articles would spend its time on.
+        "files": {name: vars(stamp) for name, stamp in sorted(files.items())},
+        "articles": {path: vars(a) for path, a in sorted(index.articles.items())},
+        "skipped": {path: vars(s) for path, s in sorted(index.skipped.items())},
         "file_stats": {
             p: [s.size, s.mtime_ns, s.sha256] for p, s in sorted(index.file_stats.items())
         },
     }
-    body = json.dumps(manifest, ensure_ascii=False, indent=0).encode("utf-8")
+    # Compact: the C encoder (an indent makes json use the Python one, 5x slower).
+    body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     _write_atomic(directory / MANIFEST, lambda fh: fh.write(body))
     index.files = files
     _remove_unreferenced(directory, keep)

@@ -15,6 +15,7 @@ or new line is embedded; the rows of a line that is gone are dropped.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from qa import lock
-from qa.articles import ARTICLE_SUFFIXES, Article, file_sha256, find_articles
+from qa.articles import ARTICLE_SUFFIXES, Article, article_files, file_sha256
 from qa.embedder import Embedder, EncoderStamp
 from qa.errors import (
     EmptyArticle,
@@ -115,7 +116,10 @@ def scan_seeds(seeds: Path, rejected: list[str] | None = None) -> dict[str, Path
             f"the articles folder {seeds} does not exist: create it and add articles ({_FORMATS})"
         )
     root = project_root(seeds)
-    files = {p.resolve().relative_to(root).as_posix(): p for p in find_articles(seeds, rejected)}
+    files = {
+        Path(os.path.relpath(real, root)).as_posix(): p
+        for real, p in article_files(seeds, rejected).items()
+    }
     if not files:
         raise SeedsMissing(f"the articles folder {seeds} has no articles ({_FORMATS}) in it")
     return files
