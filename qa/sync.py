@@ -51,11 +51,13 @@ from qa.passages import Passage, make_passages
 from qa.segment import Segment
 
 EMBED_BATCH = 64
-# A long `qa index` commits its work every this many passages (a few minutes on a CPU at most),
-# so an interrupted run keeps what it embedded and the next one starts from there.
+# A long `qa index` embeds this many passages at a time and commits what it has every
+# COMMIT_SECONDS, so an interrupted run keeps what it embedded and the next one starts there.
 COMMIT_PASSAGES = 512
+COMMIT_SECONDS = 30.0
 # More segments than this are merged: each question then looks in a few files, not hundreds.
 MAX_SEGMENTS = 16
+MAX_MERGE_ROWS = 250_000
 
 Progress = Callable[[int, int], None]  # (done, total) texts embedded
 
@@ -333,6 +335,21 @@ def _text_count(passages: Sequence[Passage]) -> int:
     return sum(1 + (len(p.sentences) if len(p.sentences) > 1 else 0) for p in passages)
 
 
+def _segment(parts: list[tuple[list[Passage], dict[str, Channel]]]) -> Segment:
+    """One segment of the batches embedded since the last commit."""
+    passages = [p for batch, _ in parts for p in batch]
+    names = parts[0][1]
+    channels = {
+        name: Channel(
+            c.stamp,
+            np.concatenate([ch[name].passages for _, ch in parts]),
+            np.concatenate([ch[name].sentences for _, ch in parts]),
+        )
+        for name, c in names.items()
+    }
+    return Segment.of(new_segment_id(), passages, channels)
+
+
 def _batches(passages: list[Passage], size: int) -> list[list[Passage]]:
     """Consecutive batches of about `size` passages that never split an article."""
     batches: list[list[Passage]] = []
@@ -356,7 +373,10 @@ def compact(index: Index) -> Index:
     """
     live = {s.id: index.live_rows(s) for s in index.segments}
     mostly_dead = [s for s in index.segments if live[s.id] < s.rows / 2]
-    by_size = sorted(index.segments, key=lambda s: live[s.id])
+    # A segment this large is left whole (unless mostly dead): a merge reads what it merges.
+    by_size = sorted(
+        (s for s in index.segments if live[s.id] < MAX_MERGE_ROWS), key=lambda s: live[s.id]
+    )
     excess = len(index.segments) - MAX_SEGMENTS // 2 if len(index.segments) > MAX_SEGMENTS else 0
     chosen = {s.id: s for s in [*mostly_dead, *by_size[:excess]]}
     if len(chosen) < 2 and not mostly_dead:
@@ -515,19 +535,25 @@ def _update(
     stamps = embedder.stamps()
     batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
     texts_done, texts_total = 0, sum(_text_count(b) for b in batches) * len(embedder.encoders)
-    for batch in batches:
+    pending: list[tuple[list[Passage], dict[str, Channel]]] = []
+    last_commit = time.monotonic()
+    for n, batch in enumerate(batches):
         done = texts_done
 
-        def step(n: int, _: int, done: int = done) -> None:
+        def step(k: int, _: int, done: int = done) -> None:
             if progress:
-                progress(done + n, texts_total)
+                progress(done + k, texts_total)
 
-        segments = []
         if batch:
-            channels = embed_passages(batch, embedder, settings, step)
-            segments.append(Segment.of(new_segment_id(), batch, channels))
+            pending.append((batch, embed_passages(batch, embedder, settings, step)))
             texts_done += _text_count(batch) * len(embedder.encoders)
-        done_articles = {q.article for q in batch}
+        # Commit every COMMIT_SECONDS (and at the end): often enough that a kill loses
+        # little, seldom enough that writing the manifest stays a small part of the work.
+        if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
+            continue
+        segments = [_segment(pending)] if pending else []
+        done_articles = {q.article for part, _ in pending for q in part}
+        pending = []
         for p in done_articles:
             articles[p] = records[p]
             waiting.pop(p, None)
@@ -545,7 +571,8 @@ def _update(
         # The records as placed in their segment, for the commits that follow.
         articles.update({p: index.articles[p] for p in done_articles})
         save_index(index)
-    compact(index)
+        index = compact(index)
+        last_commit = time.monotonic()
     return UpdateReport(
         changes=changes,
         passages_embedded=len(fresh),

@@ -273,6 +273,7 @@ def test_an_export_update_stopped_halfway_is_finished_by_the_next(project, monke
     import qa.sync
 
     monkeypatch.setattr(qa.sync, "COMMIT_PASSAGES", 1)  # one commit per article
+    monkeypatch.setattr(qa.sync, "COMMIT_SECONDS", 0.0)
     seeds = project / "seeds"
     (seeds / "feed.jsonl").write_text(export(LINES), encoding="utf-8")
     build(project)

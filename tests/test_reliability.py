@@ -355,7 +355,7 @@ import qa.sync
 from qa.sync import update_index
 from tests.fakes import hashing_embedder
 
-qa.sync.COMMIT_PASSAGES = 1  # every article its own commit
+qa.sync.COMMIT_PASSAGES, qa.sync.COMMIT_SECONDS = 1, 0.0  # every article its own commit
 embed, calls = qa.sync.embed_passages, [0]
 
 def second_batch_dies(*args, **kwargs):
