@@ -45,7 +45,7 @@ from qa.text import script  # noqa: E402
 
 EVAL = ROOT / "data" / "eval"
 UNANSWERABLE = ROOT / "tests" / "data" / "unanswerable.json"
-BACKGROUND = ROOT / "benchmarks" / "data" / "background.json"
+BACKGROUND = ROOT / "qa" / "data" / "background.json"
 DEV_ARTICLES = 24
 # A fitted threshold refuses this share of the answerable dev questions, as the shipped
 # `not_found_below` was fit.
@@ -136,7 +136,7 @@ def question_vectors(questions: Sequence[Question], key: str = MAIN) -> np.ndarr
 
 
 def background(kind: Kind) -> dict[str, np.ndarray]:
-    """benchmarks/data/background.json (generic news sentences) by language, main encoder."""
+    """qa/data/background.json (generic news sentences) by language, main encoder."""
     texts = json.loads(BACKGROUND.read_text(encoding="utf-8"))
     return {lang: vectors(tuple(texts[lang]), kind) for lang in ("ar", "en")}
 

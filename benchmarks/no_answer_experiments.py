@@ -2,7 +2,7 @@
 
 The baseline (CSLS-style, Conneau et al. 2018, on the question side only, not shipped): the
 mean of the question's K highest cosines to background sentences in the top passage's language
-(`benchmarks/data/background.json`, generic news written for this project, not from any eval
+(`qa/data/background.json`, generic news written for this project, not from any eval
 set; embedded once per model under the cache folder). Every confidence is read at the top hit
 of the shipped ranking (`ranking.score` with `SHIPPED`); "shipped" is `ranking.confidence` with
 `SHIPPED`, the others add to or subtract from it. The matrices score every passage, the product

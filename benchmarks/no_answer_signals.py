@@ -5,7 +5,7 @@ Each is read at the top hit of the shipped ranking and set against the shipped c
 XQuAD questions against tests/data/unanswerable.json:
 
   hubness        passage side of CSLS: a passage's mean score against its K nearest pseudo-queries
-                 (the background sentences of benchmarks/data/background.json embedded as
+                 (the background sentences of qa/data/background.json embedded as
                  queries, in the question's language or both) is subtracted, so short generic
                  passages that sit close to every question stop passing;
   word coverage  a cross-language stand-in for the lexical share: each English content word of

@@ -99,6 +99,9 @@ def ask_all() -> dict[str, list[dict]]:
                     "sentence": top.sentence_score,
                     "coverage": top.lexical,
                     "confidence": top.confidence,
+                    # What the cross-language decision reads besides e5 (qa/ranking.py).
+                    "channels": top.channels,
+                    "hubness": top.hubness,
                 }
             )
         out[name] = rows
@@ -116,6 +119,11 @@ def top_confidence(rows: list[dict], weights: Weights) -> np.ndarray:
         return np.array([r[name] for r in rows], dtype=np.float64)
 
     zeros = np.zeros(len(rows))
+    names = {n for r in rows for n in r.get("channels", {})}
+
+    def per_row(field: str, name: str) -> np.ndarray:
+        return np.array([r.get(field, {}).get(name, np.nan) for r in rows], dtype=np.float64)
+
     features = Features(
         dense=column("dense"),
         sentence=column("sentence"),
@@ -124,6 +132,8 @@ def top_confidence(rows: list[dict], weights: Weights) -> np.ndarray:
         coverage=column("coverage"),
         runner_up=0.0,
         bm25=zeros,
+        channels={n: per_row("channels", n) for n in names},
+        hubness={n: per_row("hubness", n) for n in names},
     )
     return confidence(features, weights)
 

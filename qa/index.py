@@ -35,7 +35,7 @@ from qa.lexical import LexicalIndex, release_freed_memory
 from qa.passages import Passage
 from qa.segment import LANGS, Channel, Segment
 
-FORMAT = 3  # 3: segments
+FORMAT = 4  # 3: segments; 4: the lexical terms include the title and subheading
 MANIFEST = "manifest.json"
 REBUILD = "run `qa index --rebuild` to re-embed everything"
 
@@ -136,6 +136,7 @@ class Index:
     langs: np.ndarray = field(init=False, repr=False)  # str per row
     _faiss: faiss.Index | None = field(default=None, init=False, repr=False)
     _by_language: dict | None = field(default=None, init=False, repr=False)
+    _matrices: dict | None = field(default=None, init=False, repr=False)
     _lexical: LexicalIndex | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -220,6 +221,20 @@ class Index:
         dim = self.stamps[channel].dim
         sentences = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
         return passages, sentences, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """Every live row's vectors per channel, float32, in memory, with `sentence_rows`: the
+        whole collection at once, for experiments on a small one (benchmarks/). Search never
+        uses it."""
+        if self._matrices is None:
+            self._matrices = {name: self.matrices(name) for name in self.stamps}
+        return {name: Channel(self.stamps[name], m[0], m[1]) for name, m in self._matrices.items()}
+
+    @property
+    def sentence_rows(self) -> np.ndarray:
+        """With `channels`: row i's sentences are rows sentence_rows[i]:sentence_rows[i + 1]."""
+        return next(iter(self.channels and self._matrices.values()))[2]
 
     def sentence_spans(self, row: int) -> np.ndarray:
         """(k, 2) offsets of one row's sentences, relative to its text."""

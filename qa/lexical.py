@@ -61,8 +61,14 @@ def term(word: str) -> str | None:
 
 
 def terms(text: str) -> list[str]:
-    """The search terms of `text`, in order, function words left out."""
-    return [t for t in map(term, _TOKEN.findall(text)) if t]
+    """The search terms of `text`, in order, function words left out.
+
+    Diacritics and tatweel go first: a mark is not a word character, and "أسّس" would
+    otherwise be cut at its shadda into two words.
+    """
+    return [
+        t for t in map(term, _TOKEN.findall(DIACRITICS.sub("", text).replace(TATWEEL, ""))) if t
+    ]
 
 
 K1, B = 1.5, 0.75  # BM25's usual constants (Lucene's and bm25s's defaults)

@@ -21,7 +21,7 @@ from datetime import date
 import faiss
 import numpy as np
 
-from qa import duplicates, ranking
+from qa import duplicates, hubness, ranking
 from qa.embedder import Embedder, Encoder
 from qa.index import Index
 from qa.passages import Passage
@@ -42,6 +42,7 @@ class Hit:
     lexical: float = 0.0  # idf-weighted share of the question's terms in the passage
     cross_lingual: bool = False  # the passage is not in the question's language
     channels: Mapping[str, float] = field(default_factory=dict)  # further encoders' scores
+    hubness: Mapping[str, float] = field(default_factory=dict)  # per encoder (qa/hubness.py)
     # Rows of the same (or a near-identical) passage elsewhere, best first: syndicated copies.
     copies: tuple[int, ...] = ()
 
@@ -80,6 +81,22 @@ def offsets_from_sums(
         k = LANGS.index(lang)
         offsets[i] = (sums[k] + prior * mean) / (counts[k] + prior) - mean
     return offsets
+
+
+def _hubness(
+    encoder: Encoder,
+    vectors: np.ndarray,
+    lang: str,
+    groups: np.ndarray,
+    other: np.ndarray,
+    k: int,
+) -> np.ndarray:
+    """Per candidate: the centred hubness of the other-language ones (`other`, whose `vectors`
+    and language `groups` are given) for pseudo-questions in `lang`; NaN for the rest."""
+    values = np.full(len(other), np.nan, dtype=np.float32)
+    raw = hubness.hubness(vectors, hubness.background(encoder, lang), k)
+    values[other] = hubness.centred(raw, groups)
+    return values
 
 
 def language_offsets(vectors: np.ndarray, langs: np.ndarray, prior: float) -> np.ndarray:
@@ -195,6 +212,7 @@ class Retriever:
         # The share that a passage which does not answer still reaches: the runner-up's.
         mine = coverage[same & allowed]
         runner_up = float(np.partition(mine, len(mine) - 2)[-2]) if len(mine) > 1 else 0.0
+        bm25_top = float(bm25[same & allowed].max()) if (same & allowed).any() else 0.0
 
         if w.dense:
             first = self._first_stage(query, allowed) - language
@@ -216,14 +234,23 @@ class Retriever:
 
         # Further channels score other-language candidates only, so a question over a
         # collection in its own language never runs their encoders.
-        channels = {}
+        # So is hubness (qa/hubness.py), measured against the question's language.
+        channels, hubs = {}, {}
         other = ~same[candidates]
         if other.any():
+            lang, groups = script(question), self._lang_of[candidates[other]]
+            if w.hubness:
+                hubs["main"] = _hubness(
+                    self.embedder.main, vectors[other], lang, groups, other, w.hub_k
+                )
             for name, encoder in self._extra.items():
                 values = np.full(len(candidates), np.nan, dtype=np.float32)
                 channel_query = self.embed_question(question, context, encoder)
                 values[other] = self._channel_scores(name, channel_query, candidates[other])
                 channels[name] = values
+                if w.channels[name].hubness:
+                    found = index.vectors(name, candidates[other])
+                    hubs[name] = _hubness(encoder, found, lang, groups, other, w.hub_k)
         features = Features(
             dense=vectors @ query,
             sentence=sentence_score,
@@ -233,6 +260,8 @@ class Retriever:
             runner_up=runner_up,
             bm25=bm25[candidates],
             channels=channels,
+            bm25_top=bm25_top,
+            hubness=hubs,
         )
         scores = score(features, w)
         sure = confidence(features, w)
@@ -256,6 +285,7 @@ class Retriever:
                     lexical=float(features.coverage[i]),
                     cross_lingual=not bool(same[row]),
                     channels={n: float(v[i]) for n, v in channels.items() if np.isfinite(v[i])},
+                    hubness={n: float(v[i]) for n, v in hubs.items() if np.isfinite(v[i])},
                     copies=tuple(int(candidates[c]) for c in copies),
                 )
             )

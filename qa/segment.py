@@ -5,7 +5,8 @@ rewrites the others (Lucene's design). Files of segment `<id>` in the index fold
   seg-<id>.rows.npz            per row: article, paragraph, offsets, language, sentences;
                                per channel and language: the sum of the passage vectors
   seg-<id>.text.jsonl          per row, one line: {"text", "section"}; read only for rows shown
-  seg-<id>.terms.npz           per row, its lexical terms and counts (qa/lexical.py)
+  seg-<id>.terms.npz           per row, the lexical terms and counts of its text under its
+                               title and subheading (qa/lexical.py, Passage.search_text)
   seg-<id>.<channel>-passages.npy   float16, one vector per row
   seg-<id>.<channel>-sentences.npy  float16, one vector per sentence of every row
 Vectors are read a few rows at a time (RowFile): a question reads only its candidates' rows.
@@ -118,7 +119,7 @@ class Segment:
             lang=langs,
             sentences=np.array(flat, np.int32).reshape(-1, 2).T.copy(),
             sentence_rows=sentence_rows(counts),
-            load_terms=_constant(TermCounts.of([p.text for p in passages])),
+            load_terms=_constant(TermCounts.of([p.search_text() for p in passages])),
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, langs) for name, c in channels.items()},
             _text=texts.__getitem__,

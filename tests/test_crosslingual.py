@@ -11,6 +11,7 @@ import pytest
 
 from qa.config import Config
 from qa.errors import ModelMismatch
+from qa.hubness import background_texts
 from qa.index import Index, load_index
 from qa.ranking import SHIPPED, Channel
 from qa.retrieve import Retriever, language_offsets
@@ -59,9 +60,12 @@ def test_only_other_language_passages_get_the_channel_term(seed):
     rng = np.random.default_rng(seed)
     index = mixed_index(rng, ["en"] * 60 + ["ar"] * 60)
     query, use_query = unit(rng, 1, 32)[0], unit(rng, 1, 16)[0]
-    plain = Retriever(index, fixed_embedder(query)).search("an English question", k=120)
+    # The channel alone (hubness, which also moves other-language passages: test_hubness.py).
+    use = replace(SHIPPED.channels["use"], hubness=0.0)
+    weights = replace(SHIPPED, hubness=0.0, channels={"use": use})
+    plain = Retriever(index, fixed_embedder(query), weights).search("an English question", k=120)
     embedder = fixed_embedder(query, use=use_query)
-    fused = Retriever(index, embedder).search("an English question", k=120)
+    fused = Retriever(index, embedder, weights).search("an English question", k=120)
     assert embedder.encoder("use").calls == 1
     before = {h.row: h.score for h in plain}
     after = {h.row: h for h in fused}
@@ -194,7 +198,12 @@ def test_mixed_project_search_uses_the_channel_for_the_other_language(project):
     retriever = Retriever(load_index(project / "embeddings"), hashing_embedder(use))
     use.calls.clear()
     hits = retriever.search("متى تفتح المكتبة أبوابها؟", k=6)
-    assert use.calls == [("query", ["متى تفتح المكتبة أبوابها؟"])]
+    # The question, and once the background sentences that measure hubness (qa/hubness.py).
+    question = ("query", ["متى تفتح المكتبة أبوابها؟"])
+    assert sorted(use.calls) == sorted([question, ("query", list(background_texts("ar")))])
+    use.calls.clear()
+    retriever.search("متى تفتح المكتبة أبوابها؟", k=6)
+    assert use.calls == [question]
     assert {h.passage.lang for h in hits if h.channels} == {"en"}
     assert all(not h.channels for h in hits if h.passage.lang == "ar")
 

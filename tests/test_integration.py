@@ -45,9 +45,36 @@ def test_founding_year_is_cited_first_in_arabic_and_english(retriever, question)
         assert source[c.start : c.end] == c.text
 
 
+# English questions about the Arabic seed article, written the way a reader would (issue 12).
+# The founding paragraph answers each (year, members, headquarters in Baghdad, Moscow's
+# announcement); before hubness and the second encoder's share in the decision, four were
+# refused and four cited the one-line quote (paragraph 7) first.
+READER_QUESTIONS = [
+    "In which year was the alliance formed?",
+    "When was the quadrilateral alliance founded?",
+    "Who were the members of the quadrilateral alliance?",
+    "Where was the alliance headquartered?",
+    "Which country announced the alliance?",
+    "When was the four-party alliance against ISIS formed?",
+    "Which countries were in the alliance?",
+]
+
+
+@pytest.mark.parametrize("question", READER_QUESTIONS)
+def test_english_reader_questions_cite_the_founding_paragraph_first(retriever, question):
+    answer = answer_question(retriever, question)
+    assert answer.answered, f"refused although {answer.nearest[0].paragraph} was first"
+    assert FOUNDED in answer.citations[0].text
+
+
 @pytest.mark.parametrize(
     "question",
-    ["What is the best recipe for chocolate chip cookies?", "كيف أزرع الطماطم في شرفة المنزل؟"],
+    [
+        "What is the best recipe for chocolate chip cookies?",
+        "كيف أزرع الطماطم في شرفة المنزل؟",
+        "Who won the football match yesterday?",
+        "ما نتيجة مباراة كرة القدم أمس؟",
+    ],
 )
 def test_unrelated_question_is_not_answered(retriever, question):
     answer = answer_question(retriever, question)

@@ -70,3 +70,8 @@ def test_bm25_matches_bm25s_and_blocks_assemble_like_one_index():
     for query in ("مكتبة طريق", "book rain"):
         for x, y in zip(blocks.scores(query), alone.scores(query), strict=True):
             assert x == pytest.approx(y, rel=1e-6)
+
+
+def test_a_word_with_a_shadda_or_tatweel_is_one_term():
+    assert terms("أسّس") == terms("أسس") == [term("أسس")]
+    assert terms("التحالـــف الرباعيّ") == terms("التحالف الرباعي")
