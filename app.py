@@ -29,6 +29,7 @@ st.markdown(
 .qa[dir="rtl"] { font-size: 1.08em;
   font-family: "Noto Naskh Arabic", "Noto Sans Arabic", "Segoe UI", Tahoma, sans-serif; }
 .qa-answer { font-size: 1.15em; font-weight: 500; }
+.qa-low-confidence { color: #8a6d00; font-size: .9em; }
 .qa-answer sup { font-size: .7em; color: #1c64c8; margin-inline-start: .15em; }
 .qa-card { display: flex; flex-wrap: wrap; gap: .2em .6em; align-items: baseline;
   margin-top: .4em; }
@@ -327,6 +328,8 @@ def render_reply(reply: service.Reply) -> None:
         st.caption(notice)
     cards = list(zip(reply.sources, reply.relevance, strict=True))
     if answer.answered:
+        if answer.low_confidence:
+            show(text_html(answer.low_confidence_label, "qa-low-confidence"))
         # The answer is the best sentence of the first citation.
         show(text_html(reply.text, "qa-answer", inner=esc(reply.text) + "<sup>[1]</sup>"))
         for source, relevance in cards:

@@ -20,6 +20,11 @@ NOT_FOUND = {
     "ar": "لم أجد إجابة لهذا السؤال في المقالات.",
     "en": "Not found in the articles.",
 }
+# Said before an answer that only the cross-language evidence let through (`low_confidence`).
+LOW_CONFIDENCE = {
+    "ar": "أقرب فقرة، بثقة منخفضة:",
+    "en": "Closest passage, low confidence:",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,14 @@ class Answer:
     nearest: list[Citation] = field(default_factory=list)  # closest passages when not answered
     notices: list[str] = field(default_factory=list)
     language: str = "en"  # the question's script, for replies in the reader's language
+    # Answered, but the main model alone would have refused: the passage is in another language
+    # and what let it through is the second encoder's evidence (README, "Refusing across
+    # languages"). Shown as "closest passage, low confidence" rather than refused.
+    low_confidence: bool = False
+
+    @property
+    def low_confidence_label(self) -> str:
+        return LOW_CONFIDENCE["ar" if self.language == "ar" else "en"]
 
     def to_json(self) -> dict:
         """The stable `qa ask --json` contract."""
@@ -74,6 +87,7 @@ class Answer:
             "question": self.question,
             "answered": self.answered,
             "answer": self.answer,
+            "low_confidence": self.low_confidence,
             "citations": [
                 {
                     "rank": c.rank,
@@ -169,6 +183,16 @@ def answer_question(
         return Answer(
             question, False, None, [], nearest=citations, notices=notices, language=language
         )
+    top = hits[0]
+    # What the main model alone says about a passage in another language (qa/ranking.py's
+    # confidence without the further encoders' evidence).
+    main_only = (top.dense + top.sentence_score) / 2 + retriever.weights.cross_lingual_offset
     return Answer(
-        question, True, citations[0].sentence_text, citations, notices=notices, language=language
+        question,
+        True,
+        citations[0].sentence_text,
+        citations,
+        notices=notices,
+        language=language,
+        low_confidence=top.cross_lingual and main_only < threshold,
     )

@@ -232,6 +232,8 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
     if not answer.answered:
         click.echo(answer.not_found_message)
         return
+    if answer.low_confidence:
+        click.echo(answer.low_confidence_label)
     click.echo(answer.answer)
     color = sys.stdout.isatty()
     for c in answer.citations:

@@ -78,3 +78,20 @@ def test_a_question_with_lone_surrogates_is_cleaned_not_a_crash():
     assert "\udcff" not in question and question.encode("utf-8")
     with pytest.raises(EmptyQuestion):
         clean_question("\ud800 ؟")
+
+
+def test_an_answer_only_the_second_encoder_let_through_is_labelled_low_confidence():
+    weights = SHIPPED
+    hit = OneHit(weights.not_found_below + 0.01).hit  # what the decision reads: passes
+    main_only = weights.not_found_below - weights.cross_lingual_offset - 0.02  # e5 alone: not
+    retriever = OneHit(0.0)
+    retriever.hit = replace(hit, cross_lingual=True, dense=main_only, sentence_score=main_only)
+    answer = answer_question(retriever, "When was the alliance founded?")
+    assert answer.answered and answer.low_confidence
+    assert answer.low_confidence_label == "Closest passage, low confidence:"
+    assert answer.to_json()["low_confidence"] is True
+    sure = replace(hit, cross_lingual=True, dense=0.95, sentence_score=0.95)
+    retriever.hit = sure
+    assert not answer_question(retriever, "When was the alliance founded?").low_confidence
+    retriever.hit = hit  # same language: never labelled
+    assert not answer_question(retriever, "متى تأسس التحالف؟").low_confidence

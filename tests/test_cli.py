@@ -57,7 +57,8 @@ def test_ask_json_contract(run, project):
     result = run("ask", "--json", "متى تفتح المكتبة أبوابها؟")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert list(data) == ["question", "answered", "answer", "citations"]
+    assert list(data) == ["question", "answered", "answer", "low_confidence", "citations"]
+    assert data["low_confidence"] is False
     assert data["answered"] is True
     assert data["answer"].startswith("وتفتح المكتبة أبوابها")
     first = data["citations"][0]
