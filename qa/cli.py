@@ -166,7 +166,9 @@ def status(ctx: click.Context) -> None:
     is_flag=True,
     help="Print the article's text as the index reads it (citation offsets point into it).",
 )
-def inspect(file: str, as_text: bool) -> None:
+@click.option("--any-path", is_flag=True, help="Inspect a file outside the articles folder too.")
+@click.pass_context
+def inspect(ctx: click.Context, file: str, as_text: bool, any_path: bool) -> None:
     """Show which paragraphs of FILE become passages and which are dropped, and why.
 
     FILE is a path as citations give it: a file, or FILE.jsonl#L<n> for one line of an export.
@@ -175,6 +177,11 @@ def inspect(file: str, as_text: bool) -> None:
     from qa.formats import load_file, split_id
 
     path, line = split_id(file)
+    seeds = ctx.obj.seeds
+    if not any_path and not Path(path).resolve().is_relative_to(seeds.resolve()):
+        raise UnreadableArticle(
+            f"{path} is not in the articles folder {seeds}/; pass --any-path to inspect it anyway"
+        )
     articles, skipped = load_file(Path(path), path)
     if line is not None:
         if file in skipped:

@@ -219,3 +219,13 @@ def test_inspect_what_is_not_one_article_is_one_line(news_run, project, target, 
     result = news_run(*args)
     assert result.exit_code == 1 and result.output.startswith(message)
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_inspect_reads_only_the_articles_folder_unless_asked(run, project):
+    outside = project / "notes.txt"
+    outside.write_text("Title\n\nA paragraph outside the articles folder.\n", encoding="utf-8")
+    result = run("inspect", "notes.txt")
+    assert result.exit_code == 1 and "--any-path" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert run("inspect", "--any-path", "notes.txt").exit_code == 0
+    assert run("inspect", "/etc/passwd").exit_code == 1
