@@ -229,7 +229,7 @@ def read_html(path: str, raw: bytes) -> Article:
             encoding=encoding,
             title=doc.title,
             blocks=list(_walk(doc.body)),
-            url=_http_url(doc.url),
+            url=http_url(doc.url),
             published=_iso_date(doc.date),
             site=_one_line(doc.sitename),
         )
@@ -404,7 +404,7 @@ def _jsonl_article(path: str, line: bytes) -> tuple[Article | None, str]:
         encoding="utf-8",
         title=title if isinstance(title, str) else None,
         blocks=[_Block(p, "text") for p in paragraphs],
-        url=_http_url(_first(record, URL_KEYS)),
+        url=http_url(_first(record, URL_KEYS)),
         published=_iso_date(_first(record, DATE_KEYS)),
         site=_one_line(site if isinstance(site, str) else None),
     )
@@ -529,12 +529,12 @@ def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def _http_url(value: object) -> str | None:
+def http_url(value: object) -> str | None:
     """The URL when it is an absolute http(s) URL, else None (javascript:, relative, junk)."""
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if not url or any(c.isspace() for c in url):
+    if not url or any(c.isspace() or ord(c) < 32 for c in url):
         return None
     try:
         parts = urlsplit(url)

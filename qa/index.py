@@ -33,6 +33,7 @@ from qa.embedder import MAIN, Embedder, EncoderStamp
 from qa.errors import IndexDamaged, IndexMissing, IndexUnwritable, ModelMismatch
 from qa.lexical import LexicalIndex, release_freed_memory
 from qa.passages import Passage
+from qa.rows import ranges
 from qa.segment import LANGS, Channel, Segment
 
 FORMAT = 4  # 3: segments; 4: the lexical terms include the title and subheading
@@ -151,7 +152,7 @@ class Index:
         self.row_segment = np.repeat(np.array([p[0] for p in parts], np.int32), counts)
         self.row_article = np.repeat(np.array([p[3] for p in parts], np.int32), counts)
         starts = np.array([p[1] for p in parts], np.int64)
-        self.row_local = _ranges(starts, starts + counts)
+        self.row_local = ranges(starts, starts + counts)
         lang_code = np.zeros(len(self.row_local), np.int8)
         for n, segment in enumerate(self.segments):
             mask = self.row_segment == n
@@ -335,16 +336,6 @@ class Index:
         return int((self.row_segment == n).sum())
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of range(s, e) for each pair, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets
-
-
 def _describe(name: str, stamp: EncoderStamp | None) -> str:
     role = "the model" if name == MAIN else f"the {name} encoder"
     return f"no {name} encoder" if stamp is None else f"{role} {stamp.describe()}"
@@ -369,7 +360,7 @@ def new_index(
         counts = np.array([len(p.sentences) for p in passages], np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         take = np.array(order, np.int64)
-        sentence_order = _ranges(starts[take], starts[take] + counts[take])
+        sentence_order = ranges(starts[take], starts[take] + counts[take])
         passages = [passages[i] for i in order]
         channels = {
             name: Channel(c.stamp, c.passages[take], c.sentences[sentence_order])

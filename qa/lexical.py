@@ -18,6 +18,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+from qa.rows import ranges
 from qa.text import DIACRITICS, LONE_SURROGATE, TATWEEL, normalize
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -106,7 +107,7 @@ class TermCounts:
     def take(self, rows: np.ndarray) -> TermCounts:
         """The counts of `rows` only, in that order."""
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
-        picked = _ranges(starts, ends)
+        picked = ranges(starts, ends)
         indptr = np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int64)
         return TermCounts(self.vocab, indptr, self.ids[picked], self.counts[picked])
 
@@ -165,7 +166,7 @@ class LexicalIndex:
             if len(take) == len(block.indptr) - 1 and (np.diff(take) == 1).all():
                 block_ids, block_counts = block.ids, block.counts  # every row, in order
             else:
-                picked = _ranges(block.indptr[take], block.indptr[take + 1])
+                picked = ranges(block.indptr[take], block.indptr[take + 1])
                 block_ids, block_counts = block.ids[picked], block.counts[picked]
             local = np.repeat(np.arange(len(take), dtype=np.int32), n)
             rows.append(local + np.int32(offset))
@@ -231,13 +232,3 @@ def release_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to do
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of range(s, e) for each pair, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets

@@ -26,6 +26,7 @@ import numpy as np
 from qa.embedder import EncoderStamp
 from qa.lexical import TermCounts
 from qa.passages import Passage
+from qa.rows import ranges
 
 LANGS = ("ar", "en", "other")
 VECTOR_DTYPE = np.float16  # half the disk and memory of float32; cosines move by ~1e-4
@@ -142,7 +143,7 @@ class Segment:
             for k in ("paragraph", "start", "end", "lang"):
                 fields[k].append(getattr(segment, k)[rows])
             a, b = segment.sentence_rows[rows], segment.sentence_rows[rows + 1]
-            spans = _ranges(a, b)
+            spans = ranges(a, b)
             sentences.append(segment.sentences[:, spans])
             counts.append(b - a)
             texts += [segment.text(int(r)) for r in rows]
@@ -223,6 +224,7 @@ class Segment:
         def load_terms() -> TermCounts:
             with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
                 return TermCounts.from_arrays({k: f[k] for k in f.files})
+
         n = len(rows["article"])
         channels = {}
         for name, stamp in stamps.items():
@@ -319,16 +321,6 @@ class RowFile:
 
 def _constant(value: TermCounts) -> Callable[[], TermCounts]:
     return lambda: value
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of range(s, e) for each pair, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total, dtype=np.int64) + offsets
 
 
 def _lang_sums(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
