@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/NAME.py` without the project
 from qa.config import Config, cache_dir  # noqa: E402
 from qa.embedder import MAIN, Embedder, Encoder, Kind, load_embedder  # noqa: E402
 from qa.evaluate import Dataset, Question, build_index, load_squad  # noqa: E402
-from qa.index import Index, concat_channels, new_index  # noqa: E402
+from qa.index import Channel, Index, new_index  # noqa: E402
 from qa.lexical import LexicalIndex  # noqa: E402
 from qa.ranking import SHIPPED, Features, Weights  # noqa: E402
 from qa.retrieve import language_offsets  # noqa: E402
@@ -190,7 +190,7 @@ def collection(name: str) -> Collection:
     return Collection(
         name,
         index,
-        LexicalIndex([p.text for p in index.passages]),
+        index.lexical,  # the product's: passages read under their titles
         np.array([p.article for p in index.passages]),
         np.array([p.lang for p in index.passages]),
     )
@@ -199,27 +199,30 @@ def collection(name: str) -> Collection:
 def mixed_index() -> Index:
     """The mixed collection's passages, with their vectors taken from the two XQuAD indexes."""
     ar, en = xquad_index("ar"), xquad_index("en")
-    both = new_index(
-        ar.directory.with_name("mixed"),
-        ar.settings,
-        {},
-        {},
-        ar.passages + en.passages,
-        concat_channels([ar.channels, en.channels]),
-    )
-    source = ["ar"] * len(ar.passages) + ["en"] * len(en.passages)
-    kept = [
-        i for i, p in enumerate(both.passages) if mixed_language(article_of(p.article)) == source[i]
-    ]
-    rows = sorted(kept, key=lambda i: both.passages[i].article)
-    passages, channels = both.select(np.array(rows, dtype=np.int64))
+    passages: list = []
+    parts: dict[str, tuple[list, list]] = {}
+    for index, lang in ((ar, "ar"), (en, "en")):
+        rows = [
+            i for i, p in enumerate(index.passages) if mixed_language(article_of(p.article)) == lang
+        ]
+        passages += [index.passages[i] for i in rows]
+        starts = index.sentence_rows
+        for name, channel in index.channels.items():
+            sentences = [channel.sentences[starts[i] : starts[i + 1]] for i in rows]
+            parts.setdefault(name, ([], []))
+            parts[name][0].append(channel.passages[rows])
+            parts[name][1].append(np.concatenate(sentences))
+    channels = {
+        name: Channel(ar.stamps[name], np.concatenate(p), np.concatenate(q))
+        for name, (p, q) in parts.items()
+    }
     articles = {
         path: record
         for index, lang in ((ar, "ar"), (en, "en"))
         for path, record in index.articles.items()
         if mixed_language(article_of(path)) == lang
     }
-    return new_index(both.directory, ar.settings, articles, {}, passages, channels)
+    return new_index(ar.directory.with_name("mixed"), ar.settings, articles, {}, passages, channels)
 
 
 # ---------------------------------------------------------------------------- features

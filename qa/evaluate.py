@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import lock
 from qa.answer import answer_question
 from qa.articles import Article, Paragraph
 from qa.config import cache_dir
@@ -138,11 +139,26 @@ def build_index(
     directory: Path | None = None,
     progress: Progress | None = None,
 ) -> Index:
-    """The set's paragraphs as an index, embedded once and then loaded from the cache."""
+    """The set's paragraphs as an index, embedded once and then loaded from the cache.
+
+    Two runs of the same set (two `qa eval`s side by side) do not embed it twice: the second
+    waits for the first's writer lock (qa/lock.py), then loads what it saved.
+    """
     settings = Settings(max_tokens=embedder.max_tokens)
     if directory is None:
         models = "-".join(e.fingerprint for e in embedder.encoders)
         directory = cache_dir() / "eval" / f"{models}-{dataset.sha256()}"
+    with lock.writer(directory):
+        return _cached_or_built(dataset, embedder, directory, settings, progress)
+
+
+def _cached_or_built(
+    dataset: Dataset,
+    embedder: Embedder,
+    directory: Path,
+    settings: Settings,
+    progress: Progress | None,
+) -> Index:
     try:
         index = load_index(directory)
         index.check_compatible(embedder, settings, updating=True)
