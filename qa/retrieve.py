@@ -20,6 +20,7 @@ from datetime import date
 
 import faiss
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from qa import duplicates, hubness, ranking
 from qa.embedder import Embedder, Encoder
@@ -118,9 +119,11 @@ class Retriever:
     def __init__(self, index: Index, embedder: Embedder, weights: Weights | None = None) -> None:
         """`weights`: the shipped ranking (`ranking.SHIPPED`) unless a comparison asks otherwise."""
         index.check_compatible(embedder)
-        # One question is one small search per language: OpenMP threads only add wake-ups,
-        # and on a busy 2-core machine they made it ten times slower (docs/benchmarks.md).
+        # One question is one small search per language and a few small products: OpenMP and
+        # BLAS threads only add wake-ups, and on a busy 2-core machine they made a search ten
+        # times slower (docs/scale.md). FAISS is told once; BLAS only while searching.
         faiss.omp_set_num_threads(1)
+        self._threads = ThreadpoolController()
         self.index = index
         self.embedder = embedder
         self.weights = weights = weights or ranking.SHIPPED
@@ -196,6 +199,16 @@ class Retriever:
         `articles` restricts the search to those files; `context` is the previous question of
         a conversation, used when `question` is a short follow-up.
         """
+        with self._threads.limit(limits=1, user_api="blas"):
+            return self._search(question, k, articles, context)
+
+    def _search(
+        self,
+        question: str,
+        k: int,
+        articles: Collection[str] | None,
+        context: str | None,
+    ) -> list[Hit]:
         w = self.weights
         index = self.index
         query = self.embed_question(question, context)
