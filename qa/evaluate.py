@@ -191,8 +191,13 @@ def evaluate(
         answer = answer_question(retriever, q.text, k=max(k, 10))
         times.append((time.perf_counter() - started) * 1000)
         refused += not answer.answered
-        found = [c.file for c in (answer.citations or answer.nearest)]
-        ranks.append(found.index(q.paragraph) + 1 if q.paragraph in found else None)
+        # A citation stands for its copies too (`also_in`): a set with near-identical
+        # paragraphs (ARCD has overlapping ones) is answered by any of them.
+        found = [
+            {c.file, *(copy.file for copy in c.also_in)}
+            for c in (answer.citations or answer.nearest)
+        ]
+        ranks.append(next((r for r, files in enumerate(found, 1) if q.paragraph in files), None))
         if progress:
             progress(n, len(questions))
     # Recall and MRR are over the questions that have an answer in the set.

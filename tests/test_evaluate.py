@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 from qa.cli import cli
 from qa.errors import DatasetError
 from qa.evaluate import build_index, evaluate, load_squad, run
+from qa.ranking import SHIPPED
 from qa.retrieve import Retriever
 from tests.samples import REPO
 
@@ -148,3 +150,30 @@ def test_real_model_on_a_slice_of_xquad(tmp_path, monkeypatch, real_embedder):
     small.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     report = run(small, None, real_embedder)
     assert report.questions > 30 and report.recall_at_1 >= 0.85 and report.refused <= 2
+
+
+def test_a_question_about_a_near_identical_paragraph_counts_its_copy(tmp_path, fake_embedder):
+    """ARCD holds overlapping paragraphs: the answer cites one and lists the other as a copy."""
+    same = "ارتفع سعر الكيلوغرام من تمر الخلاص إلى عشرين ريالا في سوق الأحساء اليوم."
+    data = {
+        "data": [
+            {
+                "title": "Dates",
+                "paragraphs": [
+                    {"context": same, "qas": [{"id": "a", "question": "كم سعر تمر الخلاص؟"}]},
+                    {
+                        "context": same + " وفق التجار.",
+                        "qas": [{"id": "b", "question": "كم سعر تمر الخلاص؟"}],
+                    },
+                    {"context": "افتتحت البلدية مكتبة عامة جديدة.", "qas": []},
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "copies.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    loaded = load_squad(path)
+    index = build_index(loaded, fake_embedder, directory=tmp_path / "index")
+    retriever = Retriever(index, fake_embedder, replace(SHIPPED, not_found_below=0.0))
+    report = evaluate(retriever, loaded.questions)
+    assert report.recall_at_1 == 1.0  # one of the two is cited, the other is its also_in
