@@ -15,13 +15,16 @@ that needs them (161 short sentences: about a second for e5 on a small CPU, once
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import weakref
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from qa.config import cache_dir
 from qa.embedder import Encoder
 
 BACKGROUND = Path(__file__).parent / "data" / "background.json"
@@ -39,12 +42,30 @@ def background_texts(lang: str) -> tuple[str, ...]:
 
 
 def background(encoder: Encoder, lang: str) -> np.ndarray:
-    """`lang`'s background sentences embedded as questions by `encoder`, once."""
+    """`lang`'s background sentences embedded as questions by `encoder`: once per process,
+    and once per machine (kept in the cache folder by the encoder's weights), so that a cold
+    `qa ask` reads 161 vectors instead of embedding 161 sentences."""
     known = _vectors.setdefault(encoder, {})
     if lang not in known:
         texts = background_texts(lang)
-        vectors = encoder.embed(list(texts), "query") if texts else np.zeros((0, encoder.dim))
-        known[lang] = np.asarray(vectors, np.float32)
+        if not texts:
+            known[lang] = np.zeros((0, encoder.dim), np.float32)
+            return known[lang]
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
+        saved = cache_dir() / "hubness" / f"{encoder.fingerprint}-{encoder.dim}-{lang}-{digest}.npy"
+        try:
+            known[lang] = np.load(saved, allow_pickle=False)
+        except (OSError, ValueError):
+            vectors = np.asarray(encoder.embed(list(texts), "query"), np.float32)
+            known[lang] = vectors
+            try:
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                tmp = saved.with_name(f".{saved.name}.{os.getpid()}.tmp")
+                with tmp.open("wb") as fh:  # a path would get ".npy" appended
+                    np.save(fh, vectors, allow_pickle=False)
+                os.replace(tmp, saved)
+            except OSError:
+                pass  # a read-only cache only costs embedding them again next time
     return known[lang]
 
 

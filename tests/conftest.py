@@ -9,6 +9,13 @@ from tests.fakes import FakeEmbedder, hashing_embedder
 from tests.samples import ARTICLES, SEED
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch) -> None:
+    """Every test starts with an empty cache folder (derived files: hubness vectors,
+    fingerprints, eval indexes), so no test sees what another left."""
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "qa-cache"))
+
+
 @pytest.fixture(name="fake_embedder")
 def fake_embedder_fixture() -> FakeEmbedder:
     """One hashing encoder, no cross-language channel."""
