@@ -138,8 +138,8 @@ def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context) -> None:
     """Say whether the index matches seeds/ (exit 0) or what is stale (exit 1)."""
+    from qa.changes import diff, scan_seeds
     from qa.index import load_index
-    from qa.sync import diff, scan_seeds
 
     index = load_index(ctx.obj.index_dir)
     changes = diff(index, scan_seeds(ctx.obj.seeds))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from qa.answer import Answer, Citation, answer_question
+from qa.changes import Changes, diff, scan_seeds
 from qa.config import Config
 from qa.embedder import Embedder
 from qa.errors import SeedsMissing
@@ -25,7 +26,7 @@ from qa.index import MANIFEST, Index, load_index
 from qa.passages import Passage
 from qa.ranking import SHIPPED
 from qa.retrieve import Retriever
-from qa.sync import Changes, Progress, UpdateReport, diff, scan_seeds, update_index
+from qa.sync import Progress, UpdateReport, update_index
 from qa.text import script
 
 

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from qa.changes import diff, scan_seeds
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
 from qa.index import load_index
-from qa.sync import diff, scan_seeds, update_index
+from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 
 
@@ -172,12 +173,12 @@ def test_unchanged_files_are_not_read_again_only_compared_by_size_and_time(
 ):
     import os
 
-    import qa.sync
+    import qa.changes
 
     build(project, fake_embedder)
     hashed: list[str] = []
-    real = qa.sync.file_sha256
-    monkeypatch.setattr(qa.sync, "file_sha256", lambda p: hashed.append(p.name) or real(p))
+    real = qa.changes.file_sha256
+    monkeypatch.setattr(qa.changes, "file_sha256", lambda p: hashed.append(p.name) or real(p))
     assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).in_sync
     assert hashed == []
     # Touched, same bytes: read once, found unchanged, remembered.

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from qa.answer import answer_question
+from qa.changes import diff, scan_seeds
 from qa.formats import load_file, split_id
 from qa.index import load_index
 from qa.retrieve import Retriever
-from qa.sync import diff, scan_seeds, update_index
+from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 from tests.samples import SEED, syndicated
 
@@ -190,14 +191,14 @@ def test_lines_moved_by_an_inserted_line_keep_their_vectors_under_their_new_numb
 
 
 def test_an_unchanged_export_is_not_read_again(project, monkeypatch):
-    import qa.sync
+    import qa.changes
 
     (project / "seeds" / "feed.jsonl").write_text(export(LINES), encoding="utf-8")
     build(project)
     (project / "seeds" / "003_library.txt").write_text("Title\n\nNew text here.\n", "utf-8")
     read = []
-    load = qa.sync.load_file
-    monkeypatch.setattr(qa.sync, "load_file", lambda f, name: read.append(name) or load(f, name))
+    load = qa.changes.load_file
+    monkeypatch.setattr(qa.changes, "load_file", lambda f, name: read.append(name) or load(f, name))
     build(project)
     assert read == ["seeds/003_library.txt"]
 

@@ -23,12 +23,13 @@ from hypothesis import strategies as st
 import qa.cli
 import qa.index
 from qa.answer import answer_question
+from qa.changes import diff, scan_seeds
 from qa.cli import cli
 from qa.errors import EmptyQuestion, IndexBusy, IndexUnwritable
 from qa.index import MANIFEST, load_index
 from qa.lock import writer
 from qa.retrieve import Retriever
-from qa.sync import diff, scan_seeds, update_index
+from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 from tests.samples import REPO
 
