@@ -18,7 +18,7 @@ import numpy as np
 
 from qa import lock
 from qa.articles import Article
-from qa.changes import Changes, diff, file_of, read_files, scan_seeds
+from qa.changes import Changes, Reading, diff, file_of, read_files, scan_seeds
 from qa.embedder import Embedder, EncoderStamp
 from qa.errors import (
     IndexDamaged,
@@ -336,12 +336,41 @@ def _update(
             )
         return UpdateReport(changes, 0, time.perf_counter() - started, plan.warnings)
 
-    previous = {} if old is None else old.articles
     reading = read_files(changes.added + changes.changed, files, old)
     records, fresh = cut_articles(reading.articles, embedder, settings, reading.file_sha256)
+    articles, skipped = _staying(old, files, changes, reading, records)
+    if not articles and not records:
+        raise SeedsMissing(
+            f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
+            + "; ".join(plan.warnings + reading.warnings)
+        )
+    _embed_and_commit(
+        old, directory, settings, embedder, changes, fresh, records, articles, skipped, progress
+    )
+    return UpdateReport(
+        changes=changes,
+        passages_embedded=len(fresh),
+        seconds=time.perf_counter() - started,
+        warnings=plan.warnings + reading.warnings,
+        rebuilt=rebuild or plan.damaged,
+        skipped=sorted(reading.unread),
+    )
+
+
+def _staying(
+    old: Index | None,
+    files: Mapping[str, Path],
+    changes: Changes,
+    reading: Reading,
+    records: Mapping[str, ArticleRecord],
+) -> tuple[dict[str, ArticleRecord], dict[str, SkippedRecord]]:
+    """The articles whose rows stay as they are, and the skipped files' records after reading.
+
+    Rows stay for the files not read again (unchanged, or whose new version could not be read)
+    and for export lines that only moved (renamed to their new line number).
+    """
+    previous = {} if old is None else old.articles
     read = set(changes.added + changes.changed) - reading.unread
-    # Old id -> id now of every article whose rows stay: those of files not read again
-    # (unchanged, or whose new version could not be read), and export lines that only moved.
     keep = {p: p for p in previous if file_of(p) in files and file_of(p) not in read}
     keep.update({old_id: now for now, old_id in reading.moved.items()})
     articles = {
@@ -351,38 +380,47 @@ def _update(
     skipped = {} if old is None else old.skipped
     skipped = {p: s for p, s in skipped.items() if file_of(p) in files and file_of(p) not in read}
     skipped = {p: s for p, s in {**skipped, **reading.skipped}.items() if p not in records}
-    warnings = reading.warnings
-    if not articles and not records:
-        raise SeedsMissing(
-            f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
-            + "; ".join(plan.warnings + warnings)
-        )
-    # Until its new version is committed, a changed article answers with its old one.
+    return articles, skipped
+
+
+def _embed_and_commit(
+    old: Index | None,
+    directory: Path,
+    settings: Settings,
+    embedder: Embedder,
+    changes: Changes,
+    fresh: list[Passage],
+    records: Mapping[str, ArticleRecord],
+    articles: dict[str, ArticleRecord],
+    skipped: Mapping[str, SkippedRecord],
+    progress: Progress | None,
+) -> None:
+    """Embed `fresh` in batches and commit what is embedded every COMMIT_SECONDS (and at the
+    end): often enough that a kill loses little, seldom enough that writing the manifest stays
+    a small part of the work. Until its new version is committed, a changed article answers
+    with its old one."""
+    previous = {} if old is None else old.articles
     waiting = {p: previous[p] for p in records if p in previous and p not in articles}
-    index = old
-    stamps = embedder.stamps()
+    index, stamps = old, embedder.stamps()
     batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
-    texts_done, texts_total = 0, sum(_text_count(b) for b in batches) * len(embedder.encoders)
+    done, total = 0, sum(_text_count(b) for b in batches) * len(embedder.encoders)
     pending: list[tuple[list[Passage], dict[str, Channel]]] = []
     last_commit = time.monotonic()
     for n, batch in enumerate(batches):
-        done = texts_done
-
-        def step(k: int, _: int, done: int = done) -> None:
-            if progress:
-                progress(done + k, texts_total)
-
         if batch:
+
+            def step(k: int, _: int, done: int = done) -> None:
+                if progress:
+                    progress(done + k, total)
+
             pending.append((batch, embed_passages(batch, embedder, settings, step)))
-            texts_done += _text_count(batch) * len(embedder.encoders)
-        # Commit every COMMIT_SECONDS (and at the end): often enough that a kill loses
-        # little, seldom enough that writing the manifest stays a small part of the work.
+            done += _text_count(batch) * len(embedder.encoders)
         if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
             continue
         segments = [_segment(pending)] if pending else []
-        done_articles = {q.article for part, _ in pending for q in part}
+        committing = {q.article for part, _ in pending for q in part}
         pending = []
-        for p in done_articles:
+        for p in committing:
             articles[p] = records[p]
             waiting.pop(p, None)
         unfinished = {file_of(p) for p in records if p not in articles}
@@ -397,15 +435,7 @@ def _update(
             file_stats={p: st for p, st in changes.stats.items() if p not in unfinished},
         )
         # The records as placed in their segment, for the commits that follow.
-        articles.update({p: index.articles[p] for p in done_articles})
+        articles.update({p: index.articles[p] for p in committing})
         save_index(index)
         index = compact(index)
         last_commit = time.monotonic()
-    return UpdateReport(
-        changes=changes,
-        passages_embedded=len(fresh),
-        seconds=time.perf_counter() - started,
-        warnings=plan.warnings + warnings,
-        rebuilt=rebuild or plan.damaged,
-        skipped=sorted(reading.unread),
-    )
