@@ -128,8 +128,8 @@ class Retriever:
         self.embedder = embedder
         self.weights = weights = weights or ranking.SHIPPED
         self.langs = index.langs
-        names = sorted(set(self.langs.tolist()))
-        self._lang_of = np.array([names.index(x) for x in self.langs], dtype=np.int64)
+        names = np.unique(self.langs).tolist()
+        self._lang_of = np.searchsorted(np.array(names), self.langs).astype(np.int64)
         self._offsets = {
             name: offsets_from_sums(*index.language_means(name), names, weights.language_prior)
             for name in index.stamps
@@ -209,8 +209,7 @@ class Retriever:
         articles: Collection[str] | None,
         context: str | None,
     ) -> list[Hit]:
-        w = self.weights
-        index = self.index
+        w, index = self.weights, self.index
         query = self.embed_question(question, context)
         allowed = np.ones(len(self.langs), bool)
         if articles is not None:
@@ -238,32 +237,8 @@ class Retriever:
         candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
 
         vectors = index.vectors("main", candidates)
-        best_sentence = np.empty(len(candidates), np.int64)
-        sentence_score = np.empty(len(candidates), np.float32)
-        for i, row in enumerate(candidates.tolist()):
-            scores = index.sentence_vectors("main", row) @ query
-            best_sentence[i] = int(np.argmax(scores))
-            sentence_score[i] = scores[best_sentence[i]]
-
-        # Further channels score other-language candidates only, so a question over a
-        # collection in its own language never runs their encoders.
-        # So is hubness (qa/hubness.py), measured against the question's language.
-        channels, hubs = {}, {}
-        other = ~same[candidates]
-        if other.any():
-            lang, groups = script(question), self._lang_of[candidates[other]]
-            if w.hubness:
-                hubs["main"] = _hubness(
-                    self.embedder.main, vectors[other], lang, groups, other, w.hub_k
-                )
-            for name, encoder in self._extra.items():
-                values = np.full(len(candidates), np.nan, dtype=np.float32)
-                channel_query = self.embed_question(question, context, encoder)
-                values[other] = self._channel_scores(name, channel_query, candidates[other])
-                channels[name] = values
-                if w.channels[name].hubness:
-                    found = index.vectors(name, candidates[other])
-                    hubs[name] = _hubness(encoder, found, lang, groups, other, w.hub_k)
+        best_sentence, sentence_score = self._best_sentences(query, candidates)
+        channels, hubs = self._across_languages(question, context, candidates, same, vectors)
         features = Features(
             dense=vectors @ query,
             sentence=sentence_score,
@@ -276,12 +251,9 @@ class Retriever:
             bm25_top=bm25_top,
             hubness=hubs,
         )
-        scores = score(features, w)
-        sure = confidence(features, w)
+        scores, sure = score(features, w), confidence(features, w)
         ranked = ranking.order(scores, self._recency[candidates])
-        kept = duplicates.collapse(
-            ranked, vectors, lambda i: index.passages[candidates[i]].text, k
-        )
+        kept = duplicates.collapse(ranked, vectors, lambda i: index.passages[candidates[i]].text, k)
         hits = []
         for i, copies in kept:
             row = int(candidates[i])
@@ -303,3 +275,47 @@ class Retriever:
                 )
             )
         return hits
+
+    def _best_sentences(
+        self, query: np.ndarray, candidates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: which of its sentences is closest to the question, and its cosine."""
+        best = np.empty(len(candidates), np.int64)
+        cosine = np.empty(len(candidates), np.float32)
+        for i, row in enumerate(candidates.tolist()):
+            scores = self.index.sentence_vectors("main", row) @ query
+            best[i] = int(np.argmax(scores))
+            cosine[i] = scores[best[i]]
+        return best, cosine
+
+    def _across_languages(
+        self,
+        question: str,
+        context: str | None,
+        candidates: np.ndarray,
+        same: np.ndarray,
+        vectors: np.ndarray,
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(further channels' scores, hubness per encoder) of the other-language candidates,
+        NaN elsewhere. Only they need it, so a question over a collection in its own language
+        never runs the further encoders."""
+        w = self.weights
+        channels: dict[str, np.ndarray] = {}
+        hubs: dict[str, np.ndarray] = {}
+        other = ~same[candidates]
+        if not other.any():
+            return channels, hubs
+        lang, groups = script(question), self._lang_of[candidates[other]]
+        if w.hubness:
+            hubs["main"] = _hubness(
+                self.embedder.main, vectors[other], lang, groups, other, w.hub_k
+            )
+        for name, encoder in self._extra.items():
+            values = np.full(len(candidates), np.nan, dtype=np.float32)
+            channel_query = self.embed_question(question, context, encoder)
+            values[other] = self._channel_scores(name, channel_query, candidates[other])
+            channels[name] = values
+            if w.channels[name].hubness:
+                found = self.index.vectors(name, candidates[other])
+                hubs[name] = _hubness(encoder, found, lang, groups, other, w.hub_k)
+        return channels, hubs
