@@ -38,7 +38,7 @@ t = [time.perf_counter()]
 from qa.answer import answer_question, clean_question
 from qa.config import Config
 from qa.embedder import load_question_embedder
-from qa.index import load_index
+from qa.manifest import load_index
 from qa.retrieve import Retriever
 t.append(time.perf_counter())
 index = load_index(Path(sys.argv[1]))

@@ -118,7 +118,7 @@ from pathlib import Path
 import numpy as np
 from scale import stand_in_embedder
 started = time.perf_counter()
-from qa.index import load_index
+from qa.manifest import load_index
 from qa.retrieve import Retriever
 embedder = stand_in_embedder()
 index = load_index(Path(sys.argv[1]))

@@ -139,7 +139,7 @@ def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
 def status(ctx: click.Context) -> None:
     """Say whether the index matches seeds/ (exit 0) or what is stale (exit 1)."""
     from qa.changes import diff, scan_seeds
-    from qa.index import load_index
+    from qa.manifest import load_index
 
     index = load_index(ctx.obj.index_dir)
     changes = diff(index, scan_seeds(ctx.obj.seeds))
@@ -228,7 +228,7 @@ def _marked(text: str, start: int, end: int, color: bool) -> str:
 def ask(ctx: click.Context, question: str, k: int, as_json: bool) -> None:
     """Answer QUESTION (Arabic or English) from the indexed articles, with citations."""
     from qa.answer import answer_question, clean_question
-    from qa.index import load_index
+    from qa.manifest import load_index
     from qa.retrieve import Retriever
 
     clean_question(question)  # reject an empty question before loading the model

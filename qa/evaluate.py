@@ -23,7 +23,8 @@ from qa.articles import Article, Paragraph
 from qa.config import cache_dir
 from qa.embedder import Embedder
 from qa.errors import DatasetError, IndexDamaged, IndexMissing, ModelMismatch
-from qa.index import Index, Settings, load_index, new_index, save_index
+from qa.index import Index, Settings, new_index
+from qa.manifest import load_index, save_index
 from qa.ranking import SHIPPED, Weights
 from qa.retrieve import Retriever
 from qa.sync import Progress, embed_articles

@@ -22,7 +22,8 @@ from qa.config import Config
 from qa.embedder import Embedder
 from qa.errors import SeedsMissing
 from qa.formats import http_url
-from qa.index import MANIFEST, Index, load_index
+from qa.index import Index
+from qa.manifest import MANIFEST, load_index
 from qa.passages import Passage
 from qa.ranking import SHIPPED
 from qa.retrieve import Retriever

@@ -33,11 +33,9 @@ from qa.index import (
     Settings,
     SkippedRecord,
     committed,
-    load_index,
     new_segment_id,
-    remove_unreferenced,
-    save_index,
 )
+from qa.manifest import load_index, remove_unreferenced, save_index
 from qa.passages import Passage, make_passages
 from qa.segment import Segment
 

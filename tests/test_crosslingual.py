@@ -12,7 +12,8 @@ import pytest
 from qa.config import Config
 from qa.errors import ModelMismatch
 from qa.hubness import background_texts
-from qa.index import Index, load_index
+from qa.index import Index
+from qa.manifest import load_index
 from qa.ranking import SHIPPED, Channel
 from qa.retrieve import Retriever, language_offsets
 from qa.sync import update_index

@@ -6,7 +6,7 @@ import pytest
 
 from qa.changes import diff, scan_seeds
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
-from qa.index import load_index
+from qa.manifest import load_index
 from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.answer import answer_question
-from qa.index import load_index
+from qa.manifest import load_index
 from qa.retrieve import Retriever
 from qa.sync import update_index
 

@@ -15,7 +15,7 @@ import pytest
 from qa.answer import answer_question
 from qa.changes import diff, scan_seeds
 from qa.formats import load_file, split_id
-from qa.index import load_index
+from qa.manifest import load_index
 from qa.retrieve import Retriever
 from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder

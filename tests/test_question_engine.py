@@ -117,7 +117,7 @@ def seed_index(real_embedder, tmp_path_factory: pytest.TempPathFactory):
     """The seed article indexed by the converted model (torch), as `qa index` does."""
     import shutil
 
-    from qa.index import load_index
+    from qa.manifest import load_index
     from qa.sync import update_index
     from tests.samples import SEED
 

@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa.cli
-import qa.index
+import qa.manifest
 from qa.answer import answer_question
 from qa.changes import diff, scan_seeds
 from qa.cli import cli
 from qa.errors import EmptyQuestion, IndexBusy, IndexUnwritable
-from qa.index import MANIFEST, load_index
 from qa.lock import writer
+from qa.manifest import MANIFEST, load_index
 from qa.retrieve import Retriever
 from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
@@ -57,7 +57,7 @@ import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 import numpy as np
-import qa.index, qa.sync
+import qa.manifest, qa.sync
 from qa.sync import update_index
 from tests.fakes import hashing_embedder
 
@@ -77,7 +77,7 @@ def counting(when, n):
 
 if point == "after-embedding":
     qa.sync.save_index = die
-    qa.index.save_index = die
+    qa.manifest.save_index = die
 elif point == "mid-write":  # half a vector file on disk, then the kill
     def half(fh, array, **kw):
         fh.write(b"\\x93NUMPY half")
@@ -230,7 +230,7 @@ def test_an_index_folder_that_cannot_be_written_is_one_line(run, project, monkey
     def read_only(path, write):
         raise OSError(30, "Read-only file system", str(path))
 
-    monkeypatch.setattr(qa.index, "_write_atomic", read_only)
+    monkeypatch.setattr(qa.manifest, "_write_atomic", read_only)
     result = run("index")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [

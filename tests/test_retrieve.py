@@ -51,7 +51,7 @@ def test_search_can_be_restricted_to_some_articles():
 
 def test_fake_model_finds_the_paragraph_sharing_words(project, fake_embedder):
     update_index(project / "seeds", project / "embeddings", fake_embedder)
-    from qa.index import load_index
+    from qa.manifest import load_index
 
     retriever = Retriever(load_index(project / "embeddings"), fake_embedder)
     top = retriever.search("متى تفتح المكتبة أبوابها؟", k=1)[0]
@@ -96,7 +96,7 @@ def test_language_bias_is_corrected_in_a_mixed_collection():
 
 
 def test_lexical_evidence_lifts_the_passage_holding_the_question_words(project, fake_embedder):
-    from qa.index import load_index
+    from qa.manifest import load_index
 
     update_index(project / "seeds", project / "embeddings", fake_embedder)
     index = load_index(project / "embeddings")
