@@ -187,7 +187,7 @@ def _looks_binary(text: str) -> bool:
     return sum(c.isprintable() or c.isspace() for c in text) < 0.95 * len(text)
 
 
-def decode(raw: bytes, name: str) -> tuple[str, str]:
+def decode(raw: bytes, name: str, declared: str | None = None) -> tuple[str, str]:
     """(text, encoding) of an article's bytes.
 
     UTF-16/32 by byte-order mark, else UTF-8 when valid, else detected (e.g. cp1256).
@@ -213,6 +213,14 @@ def decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if declared:  # what the file says it is (a web page's charset), before guessing
+        try:
+            text = raw.decode(declared)
+        except UnicodeDecodeError:
+            pass  # a wrong declaration: detect instead
+        else:
+            if not _looks_binary(text):
+                return text, declared
     best = from_bytes(
         raw, cp_isolation=["cp1256", "iso8859_6", "cp1252", "latin_1", "utf_16"]
     ).best()

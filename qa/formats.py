@@ -137,14 +137,6 @@ _DECLARED_CHARSET = re.compile(
 _WHATWG_ALIASES = dict.fromkeys(
     ("iso-8859-1", "iso8859-1", "latin1", "latin-1", "us-ascii", "ascii"), "cp1252"
 )
-# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 
@@ -241,43 +233,25 @@ def read_html(path: str, raw: bytes) -> Article:
 
 
 def _decode_html(raw: bytes, path: str) -> tuple[str, str]:
-    """(text, encoding) of a page: byte-order mark, valid UTF-8, declared charset, detected."""
-    if not raw:
-        raise UnreadableArticle(f"{path}: the file is empty (0 bytes)")
-    for bom, codec in _BOMS:
-        if raw.startswith(bom):
-            try:
-                return raw.decode(codec), codecs.lookup(codec).name.removesuffix("-sig")
-            except UnicodeDecodeError as exc:
-                raise UnreadableArticle(
-                    f"{path}: starts as {codec} but is not valid {codec}"
-                ) from exc
-    if b"\x00" in raw[:8192]:
-        raise UnreadableArticle(f"{path}: looks like a binary file, not a web page")
-    # Valid UTF-8 first, whatever the page declares: pages re-saved by an editor keep their old
-    # <meta charset=windows-1256> while the bytes are UTF-8, and Arabic or accented text in a
-    # single-byte encoding is practically never valid UTF-8.
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    """(text, encoding) of a page: as any article file (qa.articles.decode: byte-order mark,
+    valid UTF-8 first, detection last), with the page's declared charset tried before
+    detection. Valid UTF-8 wins over a declaration: pages re-saved by an editor keep their old
+    <meta charset=windows-1256> while the bytes are UTF-8."""
+    return decode(raw, path, declared=_declared_charset(raw))
+
+
+def _declared_charset(raw: bytes) -> str | None:
+    """The codec a page declares in its first 8 KB, or None (none, unknown, or a UTF-16/32
+    label on bytes that were read as ASCII-compatible to find it: wrong)."""
     match = _DECLARED_CHARSET.search(raw, 0, 8192)
-    if match:
-        label = (match.group(1) or match.group(2)).decode("ascii").lower()
-        try:
-            codec = codecs.lookup(_WHATWG_ALIASES.get(label, label)).name
-        except LookupError:
-            codec = None  # an unknown label: browsers ignore it, so do we
-        # Bytes read this far are ASCII-compatible: a UTF-16/32 label is wrong.
-        if codec and not codec.startswith(("utf-16", "utf-32")):
-            try:
-                text = raw.decode(codec)
-            except UnicodeDecodeError:
-                pass  # a wrong declaration: detect instead
-            else:
-                if sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text):
-                    return text, codec
-    return decode(raw, path)
+    if not match:
+        return None
+    label = (match.group(1) or match.group(2)).decode("ascii").lower()
+    try:
+        codec = codecs.lookup(_WHATWG_ALIASES.get(label, label)).name
+    except LookupError:
+        return None  # an unknown label: browsers ignore it, so do we
+    return None if codec.startswith(("utf-16", "utf-32")) else codec
 
 
 def _walk(elem: _Element) -> Iterator[_Block]:
