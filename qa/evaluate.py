@@ -139,16 +139,18 @@ def build_index(
     embedder: Embedder,
     directory: Path | None = None,
     progress: Progress | None = None,
+    settings: Settings | None = None,
 ) -> Index:
     """The set's paragraphs as an index, embedded once and then loaded from the cache.
 
     Two runs of the same set (two `qa eval`s side by side) do not embed it twice: the second
     waits for the first's writer lock (qa/lock.py), then loads what it saved.
     """
-    settings = Settings(max_tokens=embedder.max_tokens)
+    settings = settings or Settings(max_tokens=embedder.max_tokens)
     if directory is None:
         models = "-".join(e.fingerprint for e in embedder.encoders)
-        directory = cache_dir() / "eval" / f"{models}-{dataset.sha256()}"
+        made = "" if settings.sentences == "separate" else f"-{settings.sentences}"
+        directory = cache_dir() / "eval" / f"{models}{made}-{dataset.sha256()}"
     with lock.writer(directory):
         return _cached_or_built(dataset, embedder, directory, settings, progress)
 

@@ -44,6 +44,10 @@ class Settings:
 
     max_tokens: int = 512
     with_title: bool = False
+    # How sentence vectors are made: "separate", each sentence embedded on its own; "late",
+    # pooled from the passage's own forward pass by an encoder that can (qa/embedder.py
+    # `embed_spans`). Late is faster but ranked worse on XQuAD (docs/benchmarks.md).
+    sentences: str = "separate"
 
 
 @dataclass(frozen=True)

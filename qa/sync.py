@@ -10,7 +10,7 @@ accumulate. A kill loses at most what was embedded since the last commit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import numpy as np
 from qa import lock
 from qa.articles import Article
 from qa.changes import Changes, Reading, diff, file_of, read_files, scan_seeds
-from qa.embedder import Embedder, EncoderStamp
+from qa.embedder import Embedder, Encoder, EncoderStamp
 from qa.errors import (
     IndexDamaged,
     IndexMissing,
@@ -49,6 +49,12 @@ MAX_SEGMENTS = 16
 MAX_MERGE_ROWS = 250_000
 
 Progress = Callable[[int, int], None]  # (done, total) texts embedded
+# Embeds consecutive batches of passages: yields each batch with its channels, in order, as
+# soon as it is done (so that `update_index` commits as it goes).
+Embedding = Callable[
+    [Sequence[list[Passage]], Embedder, Settings, Progress | None],
+    Iterator[tuple[list[Passage], dict[str, Channel]]],
+]
 
 
 @dataclass
@@ -118,25 +124,63 @@ def embed_passages(
 ) -> dict[str, Channel]:
     """Every encoder's (passage, sentence) vectors of `passages`, as channels.
 
-    A passage of one sentence reuses its passage vector as its sentence vector.
+    An encoder that can pool spans (`embed_spans`) gives the sentence vectors from the same
+    pass as the passage's when `settings.sentences` is "late"; any other embeds each sentence
+    of a multi-sentence passage on its own, and a passage of one sentence reuses its passage
+    vector as its sentence vector.
     """
     texts = [p.embed_text(settings.with_title) for p in passages]
     multi = [i for i, p in enumerate(passages) if len(p.sentences) > 1]
-    texts += [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
-    total, done = len(texts) * len(embedder.encoders), 0
+    sentences = [passages[i].text[a:b] for i in multi for a, b in passages[i].sentences]
+    late = _late(embedder, settings)
+    total, done = _text_count(passages, embedder, settings), 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done, total)
+
     channels = {}
-    for encoder in embedder.encoders:
-        chunks = []
-        for at in range(0, len(texts), EMBED_BATCH):
-            chunks.append(encoder.embed(texts[at : at + EMBED_BATCH], "passage"))
-            done += len(chunks[-1])
-            if progress:
-                progress(done, total)
-        vectors = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
-        channels[encoder.key] = Channel(
-            EncoderStamp.of(encoder), *_sentence_layout(passages, vectors)
-        )
+    for encoder, is_late in zip(embedder.encoders, late, strict=True):
+        if is_late:
+            vectors, sentence_vectors = _embed_late(encoder, passages, texts, step)
+        else:
+            vectors = _embed_in_batches(encoder, texts + sentences, step)
+            vectors, sentence_vectors = _sentence_layout(passages, vectors)
+        channels[encoder.key] = Channel(EncoderStamp.of(encoder), vectors, sentence_vectors)
     return channels
+
+
+def _embed_in_batches(
+    encoder: Encoder, texts: list[str], step: Callable[[int], None]
+) -> np.ndarray:
+    chunks = [np.zeros((0, encoder.dim), np.float32)]
+    for at in range(0, len(texts), EMBED_BATCH):
+        chunks.append(encoder.embed(texts[at : at + EMBED_BATCH], "passage"))
+        step(len(chunks[-1]))
+    return np.concatenate(chunks)
+
+
+def _embed_late(
+    encoder: Encoder, passages: Sequence[Passage], texts: list[str], step: Callable[[int], None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(passage vectors, sentence vectors), the sentences pooled from their passage's pass."""
+    # A sentence's offsets in what the model reads: the passage text comes last in it.
+    spans = [
+        [(a + len(t) - len(p.text), b + len(t) - len(p.text)) for a, b in p.sentences]
+        for p, t in zip(passages, texts, strict=True)
+    ]
+    vectors, sentence_vectors = [np.zeros((0, encoder.dim), np.float32)], []
+    for at in range(0, len(texts), EMBED_BATCH):
+        batch, pooled = encoder.embed_spans(  # type: ignore[attr-defined]
+            texts[at : at + EMBED_BATCH], spans[at : at + EMBED_BATCH], "passage"
+        )
+        vectors.append(batch)
+        sentence_vectors.extend(pooled)
+        step(len(batch))
+    sentences = np.concatenate(sentence_vectors) if sentence_vectors else vectors[0]
+    return np.concatenate(vectors), np.ascontiguousarray(sentences, dtype=np.float32)
 
 
 def _sentence_layout(
@@ -155,10 +199,34 @@ def _sentence_layout(
     )
 
 
-def _text_count(passages: Sequence[Passage]) -> int:
-    """How many texts embedding `passages` takes: each passage, and each sentence of a
-    passage of several."""
-    return sum(1 + (len(p.sentences) if len(p.sentences) > 1 else 0) for p in passages)
+def embed_locally(
+    batches: Sequence[list[Passage]],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> Iterator[tuple[list[Passage], dict[str, Channel]]]:
+    """Each batch with its channels, embedded in this process, in order."""
+    done, total = 0, sum(_text_count(b, embedder, settings) for b in batches)
+    for batch in batches:
+
+        def step(k: int, _: int, done: int = done) -> None:
+            if progress:
+                progress(done + k, total)
+
+        yield batch, embed_passages(batch, embedder, settings, step) if batch else {}
+        done += _text_count(batch, embedder, settings)
+
+
+def _late(embedder: Embedder, settings: Settings) -> list[bool]:
+    """Per encoder: whether its sentence vectors come from the passage's own pass."""
+    return [settings.sentences == "late" and hasattr(e, "embed_spans") for e in embedder.encoders]
+
+
+def _text_count(passages: Sequence[Passage], embedder: Embedder, settings: Settings) -> int:
+    """How many texts embedding `passages` takes, all encoders together: each passage, and
+    for an encoder that embeds them on their own, each sentence of a passage of several."""
+    sentences = sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
+    return sum(len(passages) + (0 if late else sentences) for late in _late(embedder, settings))
 
 
 def _segment(parts: list[tuple[list[Passage], dict[str, Channel]]]) -> Segment:
@@ -294,15 +362,19 @@ def update_index(
     progress: Progress | None = None,
     wait: float = -1,
     waiting: Callable[[str], None] | None = None,
+    embedding: Embedding | None = None,
 ) -> UpdateReport:
     """Bring the index in line with seeds/, embedding only new and changed articles.
 
     Holds the index's writer lock throughout (qa/lock.py), waiting up to `wait` seconds for
     another writer (-1: until it is done); seeds/ and the index are read once the lock is held,
-    so what another writer did first is never overwritten.
+    so what another writer did first is never overwritten. `embedding` embeds the batches
+    (`embed_locally` by default; qa/cluster.py on a Ray cluster).
     """
     with lock.writer(directory, wait, waiting):
-        return _update(seeds, directory, embedder, settings, rebuild, progress)
+        return _update(
+            seeds, directory, embedder, settings, rebuild, progress, embedding or embed_locally
+        )
 
 
 def _update(
@@ -312,6 +384,7 @@ def _update(
     settings: Settings | None,
     rebuild: bool,
     progress: Progress | None,
+    embedding: Embedding,
 ) -> UpdateReport:
     started = time.perf_counter()
     settings = settings or Settings(max_tokens=embedder.max_tokens)
@@ -343,7 +416,17 @@ def _update(
             + "; ".join(plan.warnings + reading.warnings)
         )
     _embed_and_commit(
-        old, directory, settings, embedder, changes, fresh, records, articles, skipped, progress
+        old,
+        directory,
+        settings,
+        embedder,
+        changes,
+        fresh,
+        records,
+        articles,
+        skipped,
+        progress,
+        embedding,
     )
     return UpdateReport(
         changes=changes,
@@ -392,6 +475,7 @@ def _embed_and_commit(
     articles: dict[str, ArticleRecord],
     skipped: Mapping[str, SkippedRecord],
     progress: Progress | None,
+    embedding: Embedding,
 ) -> None:
     """Embed `fresh` in batches and commit what is embedded every COMMIT_SECONDS (and at the
     end): often enough that a kill loses little, seldom enough that writing the manifest stays
@@ -401,18 +485,11 @@ def _embed_and_commit(
     waiting = {p: previous[p] for p in records if p in previous and p not in articles}
     index, stamps = old, embedder.stamps()
     batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
-    done, total = 0, sum(_text_count(b) for b in batches) * len(embedder.encoders)
     pending: list[tuple[list[Passage], dict[str, Channel]]] = []
     last_commit = time.monotonic()
-    for n, batch in enumerate(batches):
+    for n, (batch, channels) in enumerate(embedding(batches, embedder, settings, progress)):
         if batch:
-
-            def step(k: int, _: int, done: int = done) -> None:
-                if progress:
-                    progress(done + k, total)
-
-            pending.append((batch, embed_passages(batch, embedder, settings, step)))
-            done += _text_count(batch) * len(embedder.encoders)
+            pending.append((batch, channels))
         if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
             continue
         segments = [_segment(pending)] if pending else []

@@ -314,3 +314,37 @@ def test_questions_embed_alike_through_either_engine(real_embedder, language: st
     cosine = np.sum(ours * theirs, axis=1)
     assert cosine.mean() >= 0.9998, cosine.mean()
     assert cosine.min() >= 0.9997, (cosine.min(), texts[int(cosine.argmin())][:80])
+
+
+@pytest.mark.slow
+def test_batches_by_tokens_keep_every_text_in_its_place(real_embedder) -> None:
+    """Texts are embedded longest first in token-budget batches: each vector must still come
+    back in its text's row, as if the text were embedded alone."""
+    main = real_embedder.main
+    texts = [*ARABIC, *ENGLISH, "قصير.", "short"]
+    batches = main._batches(texts, "passage")
+    assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
+    together = main.embed(texts, "passage")
+    alone = np.concatenate([main.embed([t], "passage") for t in texts])
+    norms = np.linalg.norm(together, axis=1) * np.linalg.norm(alone, axis=1)  # bf16: ~1
+    assert (np.sum(together * alone, axis=1) / norms).min() >= 0.999
+
+
+@pytest.mark.slow
+def test_late_sentence_vectors_come_from_the_passage_pass(real_embedder) -> None:
+    """`embed_spans` gives the passage's own vector and, per sentence, the mean of the token
+    outputs inside it: of the two pooled vectors, a sentence read alone is closer to its own.
+    (The other way round it can fail: the English sentence's pooled vector is nearer the
+    Arabic sentence alone, 0.895 against 0.889, which is why late vectors rank worse.)"""
+    main = real_embedder.main
+    text = "أعلنت موسكو عن التحالف الرباعي عام 2015. The weather in Oslo was cold and rainy."
+    cut = text.index(" The")
+    spans = [(0, cut), (cut + 1, len(text))]
+    vectors, pooled = main.embed_spans([text], [spans], "passage")
+    whole = main.embed([text], "passage")[0]
+    assert vectors[0] @ whole / np.linalg.norm(vectors[0]) / np.linalg.norm(whole) >= 0.999
+    assert pooled[0].shape == (2, main.dim)
+    assert np.allclose(np.linalg.norm(pooled[0], axis=1), 1, atol=1e-5)
+    alone = main.embed([text[a:b] for a, b in spans], "passage")
+    similarity = pooled[0] @ alone.T
+    assert similarity[0, 0] > similarity[1, 0] and similarity[1, 1] > similarity[0, 1]
