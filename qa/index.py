@@ -272,17 +272,32 @@ class Index:
             self._faiss = self._flat(np.arange(len(self.row_local)))
         return self._faiss
 
-    def by_language(self) -> dict[str, tuple[np.ndarray, faiss.Index]]:
-        """Per language: its rows, and exact inner-product search over their `main` vectors.
+    def by_language(self) -> dict[str, list[tuple[np.ndarray, faiss.Index]]]:
+        """Per language, the parts that search its live `main` vectors: (rows, index), the
+        index's positions being `rows` (-1: a dead row of an approximate index).
 
         Retrieval takes the best candidates of each language (qa/retrieve.py); one index per
-        language answers that without a per-question filter over every row. Built on first use.
+        language answers that without a per-question filter over every row. A segment with
+        many rows of a language searches them with its own approximate index (qa/ann.py);
+        the rest of the language is one exact index. Built on first use.
         """
         if self._by_language is None:
             self._by_language = {}
             for lang in sorted(set(self.langs.tolist())):
                 rows = np.flatnonzero(self.langs == lang)
-                self._by_language[lang] = (rows, self._flat(rows))
+                parts = []
+                for n, segment in enumerate(self.segments):
+                    if lang not in segment.approximate_langs():
+                        continue
+                    local, approximate = segment.approximate(lang)
+                    to_row = np.full(segment.rows, -1, np.int64)
+                    mine = np.flatnonzero(self.row_segment == n)
+                    to_row[self.row_local[mine]] = mine
+                    parts.append((to_row[local], approximate))
+                    rows = rows[self.row_segment[rows] != n]
+                if len(rows):
+                    parts.append((rows, self._flat(rows)))
+                self._by_language[lang] = parts
             release_freed_memory()
         return self._by_language
 

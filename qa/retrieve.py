@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from qa import duplicates, hubness, ranking
+from qa import ann, duplicates, hubness, ranking
 from qa.embedder import Embedder, Encoder
 from qa.index import Index
 from qa.passages import Passage
@@ -145,22 +145,25 @@ class Retriever:
         }
 
     def _first_stage(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere."""
+        """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere
+        (approximate where the index is: the exact vectors score the candidates later)."""
         dense = np.full(len(self.langs), -np.inf, dtype=np.float32)
         every = allowed.all()
-        for rows, flat in self.index.by_language().values():
-            ids = None if every else np.flatnonzero(allowed[rows])  # positions within `rows`
-            if ids is not None and not len(ids):
-                continue
-            params = (
-                None
-                if ids is None or len(ids) == len(rows)
-                else faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids.astype(np.int64)))
-            )
-            k = min(self.weights.candidates, len(rows) if ids is None else len(ids))
-            scores, found = flat.search(query[None, :], k, params=params)
-            ok = found[0] >= 0
-            dense[rows[found[0][ok]]] = scores[0][ok]
+        for parts in self.index.by_language().values():
+            found_rows, found_scores = [], []
+            for rows, searcher in parts:
+                keep = (rows >= 0) & (every | allowed[rows])
+                if not keep.any():
+                    continue
+                k = min(self.weights.candidates, int(keep.sum()))
+                scores, found = ann.search(searcher, query, k, None if keep.all() else keep)
+                ok = found >= 0
+                found_rows.append(rows[found[ok]])
+                found_scores.append(scores[ok])
+            if found_rows:
+                scores, rows = np.concatenate(found_scores), np.concatenate(found_rows)
+                best = top_rows(np.arange(len(rows)), scores, self.weights.candidates)
+                dense[rows[best]] = scores[best]
         return dense
 
     def is_follow_up(self, question: str, context: str | None) -> bool:

@@ -9,6 +9,8 @@ rewrites the others (Lucene's design). Files of segment `<id>` in the index fold
                                title and subheading (qa/lexical.py, Passage.search_text)
   seg-<id>.<channel>-passages.npy   float16, one vector per row
   seg-<id>.<channel>-sentences.npy  float16, one vector per sentence of every row
+  seg-<id>.main-<lang>.ivf     for a language with many rows here: an approximate index over
+                               their `main` vectors (qa/ann.py)
 Vectors are read a few rows at a time (RowFile): a question reads only its candidates' rows.
 """
 
@@ -21,9 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 
-from qa.embedder import EncoderStamp
+from qa import ann
+from qa.embedder import MAIN, EncoderStamp
 from qa.lexical import TermCounts
 from qa.passages import Passage
 from qa.rows import ranges
@@ -69,6 +73,9 @@ class Segment:
     channels: dict[str, Channel]
     lang_sums: dict[str, np.ndarray]  # channel -> (len(LANGS), dim) float64 sums of passages
     _text: Callable[[int], tuple[str, str]] = field(repr=False, default=None)  # row -> text
+    # Where the approximate indexes are saved (None: in memory, built when first asked for).
+    directory: Path | None = field(repr=False, default=None)
+    _ann: dict[str, faiss.Index] = field(repr=False, default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -78,6 +85,26 @@ class Segment:
     def terms(self) -> TermCounts:
         """Each row's lexical terms (a segment on disk reads them again each time)."""
         return self.load_terms()
+
+    def approximate_langs(self) -> list[str]:
+        """The languages of which this segment holds enough rows for an approximate index."""
+        counts = np.bincount(self.lang, minlength=len(LANGS))
+        return [lang for lang, n in zip(LANGS, counts, strict=True) if ann.wanted(int(n))]
+
+    def approximate(self, lang: str) -> tuple[np.ndarray, faiss.Index]:
+        """(this segment's rows of `lang`, the approximate index over them, position for
+        position): read from its file, or built for a segment not yet written."""
+        rows = np.flatnonzero(self.lang == LANGS.index(lang))
+        if lang not in self._ann:
+            path = None if self.directory is None else self.directory / self._ann_file(lang)
+            if path is not None and path.exists():
+                self._ann[lang] = ann.read(path)
+            else:  # not written yet, or written before approximate indexes existed
+                self._ann[lang] = ann.build(self.channels[MAIN].passages[rows])
+        return rows, self._ann[lang]
+
+    def _ann_file(self, lang: str) -> str:
+        return f"seg-{self.id}.{MAIN}-{lang}.ivf"
 
     def text(self, row: int) -> tuple[str, str]:
         """(text, section) of a row."""
@@ -181,7 +208,7 @@ class Segment:
         names = [f"seg-{self.id}.{part}" for part in ("rows.npz", "text.jsonl", "terms.npz")]
         for name in self.channels:
             names += [f"seg-{self.id}.{name}-passages.npy", f"seg-{self.id}.{name}-sentences.npy"]
-        return names
+        return names + [self._ann_file(lang) for lang in self.approximate_langs()]
 
     def write(self, directory: Path, write: Callable[[Path, Callable], None]) -> None:
         """Write every file of the segment through `write(path, writer)` (atomic, fsynced)."""
@@ -213,6 +240,9 @@ class Segment:
                     Path(f"{prefix}.{name}-{role}.npy"),
                     lambda fh, half=half: np.save(fh, half, allow_pickle=False),
                 )
+        for lang in self.approximate_langs():
+            data = ann.to_bytes(self.approximate(lang)[1])
+            write(directory / self._ann_file(lang), lambda fh, data=data: fh.write(data))
 
     @classmethod
     def read(cls, directory: Path, id: str, stamps: dict[str, EncoderStamp]) -> Segment:
@@ -248,6 +278,7 @@ class Segment:
             channels=channels,
             lang_sums={name: rows[f"sums-{name}"] for name in stamps},
             _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
+            directory=directory,
         )
 
 
