@@ -94,8 +94,15 @@ def _progress_bar(label: str):
     "--rebuild", is_flag=True, help="Re-embed every article (needed after changing model)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Embed on a Ray cluster (auto, or its address); needs pip install -e '.[cluster]'.",
+)
 @click.pass_context
-def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
+def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool, ray_address: str | None) -> None:
     """Embed new and changed articles, drop removed ones; leave the rest untouched.
 
     A file that cannot be read is skipped with a warning and the rest is indexed (exit 0);
@@ -103,6 +110,11 @@ def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
     """
     from qa.sync import update_index
 
+    embedding = None
+    if ray_address is not None:
+        from qa.cluster import ray_embedding
+
+        embedding = ray_embedding(ray_address, ctx.obj)  # a missing extra fails before the model
     report = update_index(
         ctx.obj.seeds,
         ctx.obj.index_dir,
@@ -110,6 +122,7 @@ def index_cmd(ctx: click.Context, rebuild: bool, as_json: bool) -> None:
         rebuild=rebuild,
         progress=_progress_bar("embedding"),
         waiting=_say,
+        embedding=embedding,
     )
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)

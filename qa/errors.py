@@ -49,3 +49,8 @@ class IndexBusy(QAError):
 
 class IndexUnwritable(QAError):
     """The index folder cannot be written (read-only, full, no permission)."""
+
+
+class ClusterUnavailable(QAError):
+    """`qa index --ray`: Ray is not installed, the cluster cannot be reached, or its workers
+    cannot embed as this machine does."""

@@ -9,8 +9,9 @@ accumulate. A kill loses at most what was embedded since the last commit.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -53,7 +54,7 @@ Progress = Callable[[int, int], None]  # (done, total) texts embedded
 # soon as it is done (so that `update_index` commits as it goes).
 Embedding = Callable[
     [Sequence[list[Passage]], Embedder, Settings, Progress | None],
-    Iterator[tuple[list[Passage], dict[str, Channel]]],
+    Generator[tuple[list[Passage], dict[str, Channel]], None, None],
 ]
 
 
@@ -204,7 +205,7 @@ def embed_locally(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
-) -> Iterator[tuple[list[Passage], dict[str, Channel]]]:
+) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
     """Each batch with its channels, embedded in this process, in order."""
     done, total = 0, sum(_text_count(b, embedder, settings) for b in batches)
     for batch in batches:
@@ -487,30 +488,33 @@ def _embed_and_commit(
     batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
     pending: list[tuple[list[Passage], dict[str, Channel]]] = []
     last_commit = time.monotonic()
-    for n, (batch, channels) in enumerate(embedding(batches, embedder, settings, progress)):
-        if batch:
-            pending.append((batch, channels))
-        if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
-            continue
-        segments = [_segment(pending)] if pending else []
-        committing = {q.article for part, _ in pending for q in part}
-        pending = []
-        for p in committing:
-            articles[p] = records[p]
-            waiting.pop(p, None)
-        unfinished = {file_of(p) for p in records if p not in articles}
-        index = committed(
-            index,
-            directory,
-            settings,
-            stamps,
-            segments,
-            *_until_done(unfinished, {**waiting, **articles}, skipped),
-            # A file not yet wholly committed keeps no stat: the next run compares its hash.
-            file_stats={p: st for p, st in changes.stats.items() if p not in unfinished},
-        )
-        # The records as placed in their segment, for the commits that follow.
-        articles.update({p: index.articles[p] for p in committing})
-        save_index(index)
-        index = compact(index)
-        last_commit = time.monotonic()
+    embedded = embedding(batches, embedder, settings, progress)
+    # Closed even when a commit fails, so an engine it started (qa/cluster.py) stops now.
+    with contextlib.closing(embedded):
+        for n, (batch, channels) in enumerate(embedded):
+            if batch:
+                pending.append((batch, channels))
+            if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
+                continue
+            segments = [_segment(pending)] if pending else []
+            committing = {q.article for part, _ in pending for q in part}
+            pending = []
+            for p in committing:
+                articles[p] = records[p]
+                waiting.pop(p, None)
+            unfinished = {file_of(p) for p in records if p not in articles}
+            index = committed(
+                index,
+                directory,
+                settings,
+                stamps,
+                segments,
+                *_until_done(unfinished, {**waiting, **articles}, skipped),
+                # A file not yet wholly committed keeps no stat: the next run compares its hash.
+                file_stats={p: st for p, st in changes.stats.items() if p not in unfinished},
+            )
+            # The records as placed in their segment, for the commits that follow.
+            articles.update({p: index.articles[p] for p in committing})
+            save_index(index)
+            index = compact(index)
+            last_commit = time.monotonic()
