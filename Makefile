@@ -13,6 +13,11 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml scripts/install_torch.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python scripts/install_torch.py
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Ray Data, for `qa index --ray` and its test (the chat does not need it).
+$(VENV)/.cluster: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,cluster]'
 	touch $@
 
@@ -29,7 +34,7 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.cluster browser
 	$(BIN)/python -m pytest -m "slow or browser or not slow" -p no:cacheprovider
 
 test-fast: $(VENV)/.installed
