@@ -161,7 +161,19 @@ class Segment:
         number: dict[str, int] = {}
         fields: dict[str, list] = {k: [] for k in ("article", "paragraph", "start", "end", "lang")}
         sentences, counts, texts, terms = [], [], [], []
-        vectors: dict[str, tuple[list, list]] = {}
+        # Vectors are copied into arrays of the final size (float16, as written): a merge
+        # holds one copy of what it merges, not a list of pieces and then their concatenation.
+        first = parts[0][0]
+        total = sum(len(rows) for _, rows, _ in parts)
+        spoken = sum(_sentence_count(segment, rows) for segment, rows, _ in parts)
+        vectors = {
+            name: (
+                np.empty((total, c.stamp.dim), VECTOR_DTYPE),
+                np.empty((spoken, c.stamp.dim), VECTOR_DTYPE),
+            )
+            for name, c in first.channels.items()
+        }
+        at, sentence_at = 0, 0
         for segment, rows, names in parts:
             rows = np.asarray(rows, np.int64)
             ids = np.array([number.setdefault(n, len(number)) for n in names], np.int32)
@@ -176,13 +188,11 @@ class Segment:
             texts += [segment.text(int(r)) for r in rows]
             terms.append(segment.terms.take(rows))
             for name, c in segment.channels.items():
-                vectors.setdefault(name, ([], []))
-                vectors[name][0].append(np.asarray(c.passages[rows]))
-                vectors[name][1].append(np.asarray(c.sentences[spans]))
-        first = parts[0][0]
+                vectors[name][0][at : at + len(rows)] = c.passages[rows]
+                vectors[name][1][sentence_at : sentence_at + len(spans)] = c.sentences[spans]
+            at, sentence_at = at + len(rows), sentence_at + len(spans)
         channels = {
-            name: Channel(first.channels[name].stamp, np.concatenate(p), np.concatenate(q))
-            for name, (p, q) in vectors.items()
+            name: Channel(first.channels[name].stamp, p, q) for name, (p, q) in vectors.items()
         }
         lang = np.concatenate(fields["lang"]).astype(np.int8)
         return cls(
@@ -348,6 +358,11 @@ class RowFile:
         for i, row in enumerate(rows.tolist()):
             out[i] = self._read(row, row + 1)[0]
         return out
+
+
+def _sentence_count(segment: Segment, rows: np.ndarray) -> int:
+    rows = np.asarray(rows, np.int64)
+    return int((segment.sentence_rows[rows + 1] - segment.sentence_rows[rows]).sum())
 
 
 def _constant(value: TermCounts) -> Callable[[], TermCounts]:

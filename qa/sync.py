@@ -273,7 +273,14 @@ def compact(index: Index) -> Index:
         (s for s in index.segments if live[s.id] < MAX_MERGE_ROWS), key=lambda s: live[s.id]
     )
     excess = len(index.segments) - MAX_SEGMENTS // 2 if len(index.segments) > MAX_SEGMENTS else 0
-    chosen = {s.id: s for s in [*mostly_dead, *by_size[:excess]]}
+    # The merged segment is built in memory: at most MAX_MERGE_ROWS live rows of the smallest.
+    smallest, rows = [], 0
+    for s in by_size[:excess]:
+        if smallest and rows + live[s.id] > MAX_MERGE_ROWS:
+            break
+        smallest.append(s)
+        rows += live[s.id]
+    chosen = {s.id: s for s in [*mostly_dead, *smallest]}
     if len(chosen) < 2 and not mostly_dead:
         return index
     parts = []
