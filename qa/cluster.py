@@ -11,12 +11,13 @@ embedded it, which must be those of the driver's model: a node with other weight
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
 import re
 import socket
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from qa.embedder import Embedder, EncoderStamp
 from qa.errors import ClusterUnavailable, QAError
 from qa.index import Channel, Settings
 from qa.passages import Passage
-from qa.sync import EMBED_BATCH, Embedding, Progress, embed_passages
+from qa.sync import EMBED_BATCH, Embedded, Embedding, Progress, embed_passages
 
 INSTALL = "pip install -e '.[cluster]'"
 # Cores per actor: each actor holds its own model (about 1.5 GB resident: e5-small in bf16, USE,
@@ -56,16 +57,7 @@ def ray_embedding(address: str, config: Config) -> Embedding:
             "`qa index --ray auto` (or --ray HEAD:6379) on a node of the cluster"
         )
     _import_ray()
-
-    def embedding(
-        batches: Sequence[list[Passage]],
-        embedder: Embedder,
-        settings: Settings,
-        progress: Progress | None = None,
-    ) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
-        return _embed_on_ray(address, config, batches, embedder, settings, progress)
-
-    return embedding
+    return functools.partial(_embed_on_ray, address, config)
 
 
 def _import_ray() -> Any:
@@ -86,7 +78,7 @@ def _embed_on_ray(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None,
-) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
+) -> Embedded:
     if not any(batches):  # nothing to embed (articles only removed): no cluster needed
         for batch in batches:
             yield batch, {}
@@ -210,7 +202,7 @@ def _stream(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None,
-) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
+) -> Embedded:
     """Embed every batch's passages as one dataset; yield each batch once its rows are back."""
     from ray.data import DataContext
 
@@ -252,7 +244,7 @@ def _embed_rows(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None,
-) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
+) -> Embedded:
     actors, cores, memory = _pool(ray)
     # Blocks enough to keep every actor busy to the end (and to stream back while it is),
     # but no actor without a block; each block is one call of a worker.

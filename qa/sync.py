@@ -52,10 +52,8 @@ MAX_MERGE_ROWS = 250_000
 Progress = Callable[[int, int], None]  # (done, total) texts embedded
 # Embeds consecutive batches of passages: yields each batch with its channels, in order, as
 # soon as it is done (so that `update_index` commits as it goes).
-Embedding = Callable[
-    [Sequence[list[Passage]], Embedder, Settings, Progress | None],
-    Generator[tuple[list[Passage], dict[str, Channel]], None, None],
-]
+Embedded = Generator[tuple[list[Passage], dict[str, Channel]], None, None]
+Embedding = Callable[[Sequence[list[Passage]], Embedder, Settings, Progress | None], Embedded]
 
 
 @dataclass
@@ -205,7 +203,7 @@ def embed_locally(
     embedder: Embedder,
     settings: Settings,
     progress: Progress | None = None,
-) -> Generator[tuple[list[Passage], dict[str, Channel]], None, None]:
+) -> Embedded:
     """Each batch with its channels, embedded in this process, in order."""
     done, total = 0, sum(_text_count(b, embedder, settings) for b in batches)
     for batch in batches:
