@@ -172,6 +172,12 @@ def _save(index: Index) -> None:
     body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     _write_atomic(directory / MANIFEST, lambda fh: fh.write(body))
     index.files = files
+    # What was written is read from disk from now on: a long `qa index` would otherwise keep
+    # every vector it embedded in memory (22 KB a passage; a million passages ran out).
+    index.segments[:] = [
+        s if s.directory is not None else Segment.read(directory, s.id, index.stamps)
+        for s in index.segments
+    ]
     _remove_unreferenced(directory, keep)
 
 
