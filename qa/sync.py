@@ -45,6 +45,8 @@ EMBED_BATCH = 64
 # COMMIT_SECONDS, so an interrupted run keeps what it embedded and the next one starts there.
 COMMIT_PASSAGES = 512
 COMMIT_SECONDS = 30.0
+# ... or sooner, once this many passages wait: their float32 vectors take ~37 KB each.
+MAX_PENDING = 16_384
 # More segments than this are merged: each question then looks in a few files, not hundreds.
 MAX_SEGMENTS = 16
 MAX_MERGE_ROWS = 250_000
@@ -415,6 +417,7 @@ def _update(
 
     reading = read_files(changes.added + changes.changed, files, old)
     records, fresh = cut_articles(reading.articles, embedder, settings, reading.file_sha256)
+    reading.articles.clear()  # their passages hold what is needed of them: half the memory
     articles, skipped = _staying(old, files, changes, reading, records)
     if not articles and not records:
         raise SeedsMissing(
@@ -499,7 +502,9 @@ def _embed_and_commit(
         for n, (batch, channels) in enumerate(embedded):
             if batch:
                 pending.append((batch, channels))
-            if n + 1 < len(batches) and time.monotonic() - last_commit < COMMIT_SECONDS:
+            waited = time.monotonic() - last_commit
+            held = sum(len(part) for part, _ in pending)
+            if n + 1 < len(batches) and waited < COMMIT_SECONDS and held < MAX_PENDING:
                 continue
             segments = [_segment(pending)] if pending else []
             committing = {q.article for part, _ in pending for q in part}
