@@ -527,4 +527,9 @@ def _embed_and_commit(
             articles.update({p: index.articles[p] for p in committing})
             save_index(index)
             index = compact(index)
+            # A merge moved rows: the records still to commit must point where they are now.
+            for records_now in (articles, waiting):
+                records_now.update(
+                    {p: index.articles[p] for p in records_now if p in index.articles}
+                )
             last_commit = time.monotonic()

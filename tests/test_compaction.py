@@ -40,3 +40,24 @@ def test_segments_are_merged_smallest_first_and_never_past_the_bound(
     assert len(index.passages) == 24
     texts = {index.passages[r].text for r in range(len(index.passages))}
     assert "The second paragraph of story 11." in texts
+
+
+def test_segments_merged_during_a_long_update_keep_its_later_commits_whole(
+    tmp_path, fake_embedder, monkeypatch
+):
+    """One `qa index` that commits many times merges segments between its commits: the
+    articles committed before a merge must be found where the merge put them."""
+    monkeypatch.setattr(qa.sync, "MAX_SEGMENTS", 4)
+    monkeypatch.setattr(qa.sync, "COMMIT_PASSAGES", 2)
+    monkeypatch.setattr(qa.sync, "MAX_PENDING", 2)
+    seeds, directory = tmp_path / "seeds", tmp_path / "embeddings"
+    seeds.mkdir()
+    for n in range(12):
+        (seeds / f"{n:02d}.txt").write_text(article(n), encoding="utf-8")
+    report = update_index(seeds, directory, fake_embedder)
+    assert report.passages_embedded == 24
+    index = load_index(directory)
+    assert len(index.segments) <= 4 + 1
+    assert sorted(index.articles) == [f"seeds/{n:02d}.txt" for n in range(12)]
+    texts = {index.passages[r].text for r in range(len(index.passages))}
+    assert {f"The second paragraph of story {n}." for n in range(12)} <= texts
