@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/embed_rate.py [passages] [rounds]
 
 Embeds XQuAD Arabic and English paragraphs the way `qa index` cuts and embeds them (each
-passage and each of its sentences, by e5 and by USE) through `qa.sync.embed_passages`, in four
+passage and each of its sentences, by e5 and by USE) through `qa.embedding.embed_passages`, in four
 set-ups alternated round by round (so a noisy machine slows them alike), and prints the median
 passages/s of each:
   before     batches of 32 texts, as e5 was run before token-budget batching;
@@ -31,9 +31,10 @@ def main(count: int = 40, rounds: int = 3) -> None:
 
     from qa.config import Config
     from qa.embedder import load_embedder
+    from qa.embedding import embed_passages
     from qa.evaluate import _article, load_squad
     from qa.index import Settings
-    from qa.sync import cut_articles, embed_passages
+    from qa.sync import cut_articles
 
     embedder = load_embedder(Config())
     e5 = embedder.main

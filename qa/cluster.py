@@ -2,7 +2,7 @@
 
 The driver (this process) plans the update, cuts the passages and commits the index exactly as
 a local `qa index` does (qa/sync.py); only the embedding moves. All passages of all batches
-become one Ray Data dataset, `map_batches` runs `qa.sync.embed_passages` in a pool of actors
+become one Ray Data dataset, `map_batches` runs `qa.embedding.embed_passages` in a pool of actors
 (one embedder each, loaded from the node's own install: the extra and the bundled model must
 be on every node, nothing is downloaded), and the vectors stream back in order, regrouped into
 the batches `update_index` commits. Each row comes back with the stamps of the worker that
@@ -24,10 +24,10 @@ import numpy as np
 
 from qa.config import Config
 from qa.embedder import Embedder, EncoderStamp
+from qa.embedding import EMBED_BATCH, Embedded, Embedding, Progress, embed_passages
 from qa.errors import ClusterUnavailable, QAError
 from qa.index import Channel, Settings
 from qa.passages import Passage
-from qa.sync import EMBED_BATCH, Embedded, Embedding, Progress, embed_passages
 
 INSTALL = "pip install -e '.[cluster]'"
 # Cores per actor: each actor holds its own model (about 1.5 GB resident: e5-small in bf16, USE,

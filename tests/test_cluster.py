@@ -23,11 +23,12 @@ import qa.sync
 from qa.answer import answer_question
 from qa.cli import cli
 from qa.config import Config
+from qa.embedding import embed_locally
 from qa.errors import ClusterUnavailable
 from qa.index import Settings
 from qa.manifest import load_index
 from qa.retrieve import Retriever
-from qa.sync import embed_locally, update_index
+from qa.sync import update_index
 from tests.fakes import hashing_embedder
 from tests.samples import ARTICLES, SEED
 

@@ -352,12 +352,13 @@ RESUMER = """
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
+import qa.embedding
 import qa.sync
 from qa.sync import update_index
 from tests.fakes import hashing_embedder
 
 qa.sync.COMMIT_PASSAGES, qa.sync.COMMIT_SECONDS = 1, 0.0  # every article its own commit
-embed, calls = qa.sync.embed_passages, [0]
+embed, calls = qa.embedding.embed_passages, [0]
 
 def second_batch_dies(*args, **kwargs):
     calls[0] += 1
@@ -365,7 +366,7 @@ def second_batch_dies(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
     return embed(*args, **kwargs)
 
-qa.sync.embed_passages = second_batch_dies
+qa.embedding.embed_passages = second_batch_dies
 update_index(Path(sys.argv[1]) / "seeds", Path(sys.argv[1]) / "embeddings", hashing_embedder())
 """
 
