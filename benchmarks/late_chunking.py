@@ -11,7 +11,6 @@ language), ARCD-train (all, and its test split, articles 39-76), unanswerable (r
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
+import make_mixed  # noqa: E402
 
 from qa.evaluate import Question, build_index, evaluate, load_squad  # noqa: E402
 from qa.index import Settings  # noqa: E402
@@ -28,18 +28,8 @@ from qa.retrieve import Retriever  # noqa: E402
 
 def mixed_files(folder: Path) -> tuple[Path, Path]:
     """benchmarks/make_mixed.py's two files."""
-    xquad = {
-        lang: json.loads(common.xquad_path(lang).read_text(encoding="utf-8"))["data"]
-        for lang in ("ar", "en")
-    }
-    same, cross = [], []
-    for i, (ar, en) in enumerate(zip(xquad["ar"], xquad["en"], strict=True)):
-        here = common.mixed_language(i)
-        same.append(ar if here == "ar" else en)
-        cross.append(en if here == "ar" else ar)
     paths = folder / "mixed.json", folder / "mixed.cross.json"
-    for path, data in zip(paths, (same, cross), strict=True):
-        path.write_text(json.dumps({"version": "mixed", "data": data}, ensure_ascii=False))
+    make_mixed.write(*paths)
     return paths
 
 

@@ -23,6 +23,11 @@ def main() -> None:
     parser.add_argument("same_out", type=Path, help="the mixed set, questions in their language")
     parser.add_argument("cross_out", type=Path, help="the same ids, questions in the other one")
     args = parser.parse_args()
+    write(args.same_out, args.cross_out)
+
+
+def write(same_out: Path, cross_out: Path) -> None:
+    """The mixed set, and the same ids with the questions in the other language."""
     xquad = {
         lang: json.loads(common.xquad_path(lang).read_text(encoding="utf-8"))["data"]
         for lang in ("ar", "en")
@@ -32,7 +37,7 @@ def main() -> None:
         here = common.mixed_language(i)
         same.append(articles[0] if here == "ar" else articles[1])
         cross.append(articles[1] if here == "ar" else articles[0])
-    for path, data in ((args.same_out, same), (args.cross_out, cross)):
+    for path, data in ((same_out, same), (cross_out, cross)):
         path.write_text(
             json.dumps({"version": "xquad-mixed", "data": data}, ensure_ascii=False),
             encoding="utf-8",
