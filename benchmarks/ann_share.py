@@ -1,27 +1,33 @@
 """How much of an IVF index a question must probe: recall of exact search per share probed.
 
     .venv/bin/python benchmarks/scale.py 1000        # once: saves the real vectors it uses
-    .venv/bin/python benchmarks/ann_share.py 32000 250000
+    .venv/bin/python benchmarks/ann_share.py 32000 125000
 
-Builds qa/ann.py's index (IVF, 8-bit codes, sqrt(n) lists) over n stand-in passage vectors made
-as benchmarks/scale.py makes them (the mean of 3-6 real e5 sentence vectors plus noise), asks
-the 200 real question vectors, and prints per share of lists probed the share of the exact top
-10 found in the top 200 returned (the candidates the product re-scores) and the time per
-question. `--real` runs the same over the real sentence vectors alone.
+Builds qa/ann.py's index over n stand-in passage vectors made as benchmarks/scale.py makes
+them (the mean of 3-6 real e5 sentence vectors plus noise), asks the 200 real question
+vectors one at a time on one thread (as qa/retrieve.py does), and prints per share of lists
+probed the share of the exact top 10 found among the candidates returned (the
+`ranking.SHIPPED.candidates` that the product re-scores) and the median time per question,
+for two codes side by side: what ships (4-bit fast-scan codes re-ranked by 8-bit ones) and
+8-bit codes alone (what shipped before). `--real` runs the same over the real sentence
+vectors alone.
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qa import ann  # noqa: E402
 from qa.config import cache_dir  # noqa: E402
+from qa.ranking import SHIPPED  # noqa: E402
 
 SHARES = (0.2, 0.3, 0.4, 0.5)
 
@@ -39,22 +45,36 @@ def stand_ins(sentences: np.ndarray, n: int, noise: float = 0.5) -> np.ndarray:
 
 
 def measure(label: str, x: np.ndarray, questions: np.ndarray) -> None:
+    k = SHIPPED.candidates
     exact = np.argsort(-(questions @ x.T), axis=1)[:, :10]
-    index = ann.build(x)
+    shipped = ann.build(x)
+    ann.FAST_SCAN_MIN_ROWS, saved = len(x) + 1, ann.FAST_SCAN_MIN_ROWS
+    eight_bit = ann.build(x)
+    ann.FAST_SCAN_MIN_ROWS = saved
+    lists = faiss.extract_index_ivf(shipped).nlist
     for share in SHARES:
-        index.nprobe = max(1, round(index.nlist * share))
-        started = time.perf_counter()
-        _, found = index.search(questions, 200)
-        ms = (time.perf_counter() - started) / len(questions) * 1000
-        kept = np.mean([len(set(e) & set(f)) / 10 for e, f in zip(exact, found, strict=True)])
-        print(f"| {label} | {index.nlist} | {share:.0%} | {kept:.3f} | {ms:.2f} ms |")
+        row = [label, f"{lists}", f"{share:.0%}"]
+        for index in (shipped, eight_bit):
+            ann.probe(index, share)
+            times, kept = [], []
+            for q, best in zip(questions, exact, strict=True):
+                started = time.perf_counter()
+                _, found = ann.search(index, q, k)
+                times.append((time.perf_counter() - started) * 1000)
+                kept.append(len(set(best) & set(found.tolist())) / 10)
+            row += [f"{np.mean(kept):.3f}", f"{statistics.median(times):.2f} ms"]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 def main(args: list[str]) -> None:
     with np.load(cache_dir() / "bench" / "scale-sentences.npz") as f:
         sentences, questions = f["vectors"].astype(np.float32), f["question_vectors"]
-    print("| vectors | lists | probed | exact top 10 in the top 200 | per question |")
-    print("|---|---|---|---|---|")
+    faiss.omp_set_num_threads(1)
+    print(
+        "| vectors | lists | probed | recall@10, shipped | per question | "
+        "recall@10, 8-bit codes alone | per question |"
+    )
+    print("|---|---|---|---|---|---|---|")
     if "--real" in args:
         measure(f"{len(sentences):,} real sentences", sentences, questions)
     for n in (int(a) for a in args if a != "--real"):

@@ -221,15 +221,18 @@ for q in questions:
 # The approximate first stage's candidates per question, then the same with exact search:
 # "ann" is the share of each language's exact top 10 among the candidates (the index's own
 # recall@10), "top10" the share of the product's top 10 that it still returns.
-everywhere = np.ones(len(retriever.langs), bool)
 vectors = [embedder.main.embed([q], "query")[0] for q in questions]
-candidates = [np.isfinite(retriever._first_stage(v, everywhere)) for v in vectors]
+candidates = []
+for v in vectors:
+    kept = np.zeros(len(index.langs), bool)
+    kept[retriever._first_stage(v, None)[0]] = True
+    candidates.append(kept)
 parts = index.by_language()
-ivf = [rows for ps in parts.values() for rows, f in ps if isinstance(f, faiss.IndexIVF)]
+ivf = [rows for ps in parts.values() for rows, f in ps if ann.approximate(f)]
 approximate = sum(int((rows >= 0).sum()) for rows in ivf)
-index._by_language = {}
+index._by_language, retriever._searchers = {}, None
 for lang in parts:
-    rows = np.flatnonzero(retriever.langs == lang)
+    rows = np.flatnonzero(index.langs == lang)
     index._by_language[lang] = [(rows, index._flat(rows))]
 ann_found = 0
 for v, kept in zip(vectors, candidates):

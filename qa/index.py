@@ -302,7 +302,11 @@ class Index:
         return self._by_language
 
     def _flat(self, rows: np.ndarray) -> faiss.Index:
-        flat = faiss.IndexFlatIP(self.dim)
+        # The vectors are stored in float16, so float16 codes are exact: half the memory of a
+        # float32 IndexFlatIP, and a search over them ran 2.6x faster (docs/scale.md).
+        flat = faiss.IndexScalarQuantizer(
+            self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
         for n, segment in enumerate(self.segments):
             picked = rows[self.row_segment[rows] == n]
             if len(picked):

@@ -68,6 +68,15 @@ def top_rows(rows: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return rows[np.argsort(-values, kind="stable")]
 
 
+def second_highest(values: np.ndarray) -> float:
+    """The second-highest of `values` (ties count twice), 0 when there are fewer than two: what
+    a partition gives, in two plain passes."""
+    if len(values) < 2:
+        return 0.0
+    i = int(np.argmax(values))
+    return float(max(values[:i].max(initial=-np.inf), values[i + 1 :].max(initial=-np.inf)))
+
+
 def offsets_from_sums(
     sums: np.ndarray, counts: np.ndarray, names: list[str], prior: float
 ) -> np.ndarray:
@@ -113,6 +122,23 @@ def language_offsets(vectors: np.ndarray, langs: np.ndarray, prior: float) -> np
     return offsets
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One searcher of a language (Index.by_language): its positions' rows (-1: dead), the
+    live positions as a FAISS subset made once (None: all live), and their count."""
+
+    rows: np.ndarray
+    searcher: faiss.Index
+    live: ann.Subset | None
+    count: int
+
+    @classmethod
+    def of(cls, rows: np.ndarray, searcher: faiss.Index) -> _Part:
+        live = rows >= 0
+        count = int(live.sum())
+        return cls(rows, searcher, None if count == len(rows) else ann.Subset(live), count)
+
+
 class Retriever:
     """Searches one loaded index with the embedder that built it, ranked by `weights`."""
 
@@ -127,9 +153,10 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.weights = weights = weights or ranking.SHIPPED
-        self.langs = index.langs
-        names = np.unique(self.langs).tolist()
-        self._lang_of = np.searchsorted(np.array(names), self.langs).astype(np.int64)
+        names = np.unique(index.langs).tolist()
+        self._names = {name: i for i, name in enumerate(names)}
+        self._lang_of = np.searchsorted(np.array(names), index.langs).astype(np.int8)
+        self._searchers: list[list[_Part]] | None = None
         self._offsets = {
             name: offsets_from_sums(*index.language_means(name), names, weights.language_prior)
             for name in index.stamps
@@ -144,27 +171,45 @@ class Retriever:
             if e.key in index.stamps and e.key in weights.channels
         }
 
-    def _first_stage(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Cosine to the question for the FAISS top candidates of each language, -inf elsewhere
-        (approximate where the index is: the exact vectors score the candidates later)."""
-        dense = np.full(len(self.langs), -np.inf, dtype=np.float32)
-        every = allowed.all()
-        for parts in self.index.by_language().values():
-            found_rows, found_scores = [], []
-            for rows, searcher in parts:
-                keep = (rows >= 0) & (every | allowed[rows])
-                if not keep.any():
+    def _parts(self) -> list[list[_Part]]:
+        """Per language, its searchers (Index.by_language) with what every question reuses."""
+        if self._searchers is None:
+            self._searchers = [
+                [_Part.of(rows, searcher) for rows, searcher in parts]
+                for parts in self.index.by_language().values()
+            ]
+        return self._searchers
+
+    def _first_stage(
+        self, query: np.ndarray, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cosines) of each language's FAISS top candidates among the `allowed` rows
+        (every row when None); approximate where the index is: the exact vectors score the
+        candidates later. Costs what the searches cost, not a pass over every row."""
+        k = self.weights.candidates
+        kept_rows, kept_scores = [], []
+        for parts in self._parts():
+            rows, scores = [], []
+            for part in parts:
+                subset, count = part.live, part.count
+                if allowed is not None:
+                    keep = (part.rows >= 0) & allowed[part.rows]
+                    count = int(keep.sum())
+                    subset = None if count == len(keep) else ann.Subset(keep)
+                if not count:
                     continue
-                k = min(self.weights.candidates, int(keep.sum()))
-                scores, found = ann.search(searcher, query, k, None if keep.all() else keep)
+                found_scores, found = ann.search(part.searcher, query, min(k, count), subset)
                 ok = found >= 0
-                found_rows.append(rows[found[ok]])
-                found_scores.append(scores[ok])
-            if found_rows:
-                scores, rows = np.concatenate(found_scores), np.concatenate(found_rows)
-                best = top_rows(np.arange(len(rows)), scores, self.weights.candidates)
-                dense[rows[best]] = scores[best]
-        return dense
+                rows.append(part.rows[found[ok]])
+                scores.append(found_scores[ok])
+            if rows:
+                rows, scores = np.concatenate(rows), np.concatenate(scores)
+                best = top_rows(np.arange(len(rows)), scores, k)
+                kept_rows.append(rows[best])
+                kept_scores.append(scores[best])
+        if not kept_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(kept_rows), np.concatenate(kept_scores)
 
     def is_follow_up(self, question: str, context: str | None) -> bool:
         return bool(context) and len(question.split()) <= self.weights.follow_up_max_words
@@ -214,30 +259,33 @@ class Retriever:
     ) -> list[Hit]:
         w, index = self.weights, self.index
         query = self.embed_question(question, context)
-        allowed = np.ones(len(self.langs), bool)
-        if articles is not None:
-            allowed = index.rows_of(set(articles))
-        if not allowed.any():
+        allowed = None if articles is None else index.rows_of(set(articles))
+        if allowed is not None and not allowed.any():
             return []
-        language = (self._offsets["main"] @ query)[self._lang_of]
+        language = self._offsets["main"] @ query  # per language
+        asked = self._names.get(script(question), -1)
         words = f"{context} {question}" if self.is_follow_up(question, context) else question
-        same = self.langs == script(question)
         bm25, coverage = self.lexical.scores(words)
-        coverage = np.where(same & allowed, coverage, 0.0)
+        # The lexical share counts in the question's language only.
+        mine = np.flatnonzero(coverage > 0)  # a bool array has a fast path: 6x
+        mine = mine[self._lang_of[mine] == asked]
+        if allowed is not None:
+            mine = mine[allowed[mine]]
         # The share that a passage which does not answer still reaches: the runner-up's.
-        mine = coverage[same & allowed]
-        runner_up = float(np.partition(mine, len(mine) - 2)[-2]) if len(mine) > 1 else 0.0
-        bm25_top = float(bm25[same & allowed].max()) if (same & allowed).any() else 0.0
+        runner_up = second_highest(coverage[mine])
+        bm25_top = float(bm25[mine].max()) if len(mine) else 0.0
 
         if w.dense:
-            first = self._first_stage(query, allowed) - language
-        else:
-            first = np.where(allowed, w.bm25 * bm25, -np.inf)
-        rows = np.flatnonzero(allowed & np.isfinite(first))
-        top = rows[np.argsort(-first[rows], kind="stable")[: w.candidates]]
-        rows = np.flatnonzero(allowed & (coverage > 0))
-        lexical_top = top_rows(rows, coverage[rows], w.candidates)
+            rows, cosines = self._first_stage(query, allowed)
+            order = np.argsort(rows)  # ties in row order, as a stable sort of all rows gives
+            rows, first = rows[order], cosines[order] - language[self._lang_of[rows[order]]]
+        else:  # the lexical comparison method: every allowed row
+            rows = np.arange(len(bm25)) if allowed is None else np.flatnonzero(allowed)
+            first = w.bm25 * bm25[rows]
+        top = rows[np.argsort(-first, kind="stable")[: w.candidates]]
+        lexical_top = top_rows(mine, coverage[mine], w.candidates)
         candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
+        same = self._lang_of[candidates] == asked
 
         vectors = index.vectors("main", candidates)
         best_sentence, sentence_score = self._best_sentences(query, candidates)
@@ -245,9 +293,9 @@ class Retriever:
         features = Features(
             dense=vectors @ query,
             sentence=sentence_score,
-            language=language[candidates],
-            same_language=same[candidates],
-            coverage=coverage[candidates],
+            language=language[self._lang_of[candidates]],
+            same_language=same,
+            coverage=np.where(same, coverage[candidates], 0.0),
             runner_up=runner_up,
             bm25=bm25[candidates],
             channels=channels,
@@ -271,7 +319,7 @@ class Retriever:
                     sentence=passage.sentences[best_sentence[i]],
                     sentence_score=float(sentence_score[i]),
                     lexical=float(features.coverage[i]),
-                    cross_lingual=not bool(same[row]),
+                    cross_lingual=not bool(same[i]),
                     channels={n: float(v[i]) for n, v in channels.items() if np.isfinite(v[i])},
                     hubness={n: float(v[i]) for n, v in hubs.items() if np.isfinite(v[i])},
                     copies=tuple(int(candidates[c]) for c in copies),
@@ -299,13 +347,13 @@ class Retriever:
         same: np.ndarray,
         vectors: np.ndarray,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """(further channels' scores, hubness per encoder) of the other-language candidates,
-        NaN elsewhere. Only they need it, so a question over a collection in its own language
-        never runs the further encoders."""
+        """(further channels' scores, hubness per encoder) of the other-language candidates
+        (`same` is false for them), NaN elsewhere. Only they need it, so a question over a
+        collection in its own language never runs the further encoders."""
         w = self.weights
         channels: dict[str, np.ndarray] = {}
         hubs: dict[str, np.ndarray] = {}
-        other = ~same[candidates]
+        other = ~same
         if not other.any():
             return channels, hubs
         lang, groups = script(question), self._lang_of[candidates[other]]

@@ -37,7 +37,7 @@ def test_approximate_search_keeps_to_the_allowed_positions():
     index = ann.build(vectors)
     keep = rng.random(3000) < 0.2
     for q in clustered(rng, 20):
-        _, found = ann.search(index, q, 10, keep)
+        _, found = ann.search(index, q, 10, ann.Subset(keep))
         assert len(found) == 10 and keep[found].all()
 
 
