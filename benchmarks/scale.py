@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/scale.py 1000 10000 100000      # sizes in passages
     .venv/bin/python benchmarks/scale.py 20000 --approximate-from 2000   # qa/ann.py sooner
+    .venv/bin/python benchmarks/scale.py 1000000 --keep /tmp/qa-1m  # keep the last index
 
 For each size it writes a collection of synthetic news articles (five paragraphs each, the
 paragraphs made of XQuAD sentences, Arabic and English, so the text and its terms look like
@@ -333,17 +334,22 @@ def measure(size: int, work: Path, asked: list[str], known_path: Path) -> dict:
     }
 
 
-def main(sizes: list[int]) -> None:
+def main(sizes: list[int], keep: Path | None = None) -> None:
+    """`keep`: the folder for the last size's seeds/ and embeddings/, left there afterwards
+    (benchmarks/page_cache.py reads it)."""
     asked = questions()
     known_path = real_vectors(asked)
     encoder_ms = question_encoder_ms(asked)
     rows = []
-    for size in sizes:
-        work = Path(tempfile.mkdtemp(prefix=f"qa-scale-{size}-"))
+    for n, size in enumerate(sizes):
+        kept = keep is not None and n == len(sizes) - 1
+        work = keep if kept else Path(tempfile.mkdtemp(prefix=f"qa-scale-{size}-"))
+        work.mkdir(parents=True, exist_ok=True)
         try:
             rows.append(measure(size, work, asked, known_path))
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if not kept:
+                shutil.rmtree(work, ignore_errors=True)
         r = rows[-1]
         print(f"measured {size}: {json.dumps(r)}", file=sys.stderr, flush=True)
     print(
@@ -382,5 +388,10 @@ if __name__ == "__main__":
 
         ann.APPROX_MIN_ROWS = int(args[at + 1])
         del args[at : at + 2]
-    main([int(a) for a in args] or [1000, 10000])
+    keep = None
+    if "--keep" in args:  # leave the last size's collection and index in this folder
+        at = args.index("--keep")
+        keep = Path(args[at + 1])
+        del args[at : at + 2]
+    main([int(a) for a in args] or [1000, 10000], keep)
     os._exit(0)
