@@ -265,26 +265,13 @@ class Retriever:
         language = self._offsets["main"] @ query  # per language
         asked = self._names.get(script(question), -1)
         words = f"{context} {question}" if self.is_follow_up(question, context) else question
-        bm25, coverage = self.lexical.scores(words)
-        # The lexical share counts in the question's language only.
-        mine = np.flatnonzero(coverage > 0)  # a bool array has a fast path: 6x
-        mine = mine[self._lang_of[mine] == asked]
-        if allowed is not None:
-            mine = mine[allowed[mine]]
+        bm25, coverage, mine = self._lexical(words, asked, allowed)
         # The share that a passage which does not answer still reaches: the runner-up's.
         runner_up = second_highest(coverage[mine])
         bm25_top = float(bm25[mine].max()) if len(mine) else 0.0
-
-        if w.dense:
-            rows, cosines = self._first_stage(query, allowed)
-            order = np.argsort(rows)  # ties in row order, as a stable sort of all rows gives
-            rows, first = rows[order], cosines[order] - language[self._lang_of[rows[order]]]
-        else:  # the lexical comparison method: every allowed row
-            rows = np.arange(len(bm25)) if allowed is None else np.flatnonzero(allowed)
-            first = w.bm25 * bm25[rows]
-        top = rows[np.argsort(-first, kind="stable")[: w.candidates]]
-        lexical_top = top_rows(mine, coverage[mine], w.candidates)
-        candidates = np.concatenate([top, np.setdiff1d(lexical_top, top)])
+        candidates = self._candidates(
+            query, language, allowed, bm25, top_rows(mine, coverage[mine], w.candidates)
+        )
         same = self._lang_of[candidates] == asked
 
         vectors = index.vectors("main", candidates)
@@ -326,6 +313,39 @@ class Retriever:
                 )
             )
         return hits
+
+    def _lexical(
+        self, words: str, asked: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(BM25 per row, lexical share per row, the allowed rows in the question's language
+        `asked` that hold any of its terms): the share counts in that language only."""
+        bm25, coverage = self.lexical.scores(words)
+        mine = np.flatnonzero(coverage > 0)  # a bool array has a fast path: 6x
+        mine = mine[self._lang_of[mine] == asked]
+        if allowed is not None:
+            mine = mine[allowed[mine]]
+        return bm25, coverage, mine
+
+    def _candidates(
+        self,
+        query: np.ndarray,
+        language: np.ndarray,
+        allowed: np.ndarray | None,
+        bm25: np.ndarray,
+        lexical_top: np.ndarray,
+    ) -> np.ndarray:
+        """The first stage's best rows (by the dense score less the `language` term, or by
+        BM25 for the lexical comparison method), then those of `lexical_top` it missed."""
+        w = self.weights
+        if w.dense:
+            rows, cosines = self._first_stage(query, allowed)
+            order = np.argsort(rows)  # ties in row order, as a stable sort of all rows gives
+            rows, first = rows[order], cosines[order] - language[self._lang_of[rows[order]]]
+        else:  # every allowed row
+            rows = np.arange(len(bm25)) if allowed is None else np.flatnonzero(allowed)
+            first = w.bm25 * bm25[rows]
+        top = rows[np.argsort(-first, kind="stable")[: w.candidates]]
+        return np.concatenate([top, np.setdiff1d(lexical_top, top)])
 
     def _best_sentences(
         self, query: np.ndarray, candidates: np.ndarray

@@ -108,6 +108,17 @@ def test_lexical_evidence_lifts_the_passage_holding_the_question_words(project, 
 
 
 @pytest.mark.parametrize("seed", range(5))
+def test_second_highest_is_what_a_partition_gives(seed):
+    from qa.retrieve import second_highest
+
+    rng = np.random.default_rng(seed)
+    for n in (0, 1, 2, 3, 50):
+        values = rng.integers(0, 4, size=n).astype(np.float32)  # ties, the maximum among them
+        expected = float(np.partition(values, n - 2)[-2]) if n > 1 else 0.0
+        assert second_highest(values) == expected
+
+
+@pytest.mark.parametrize("seed", range(5))
 def test_top_rows_is_a_stable_sort_cut_to_k(seed):
     from qa.retrieve import top_rows
 
