@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/scale.py 1000000 --keep /tmp/qa-1m    # once: keeps the index
     .venv/bin/python benchmarks/page_cache.py /tmp/qa-1m/embeddings
+    git worktree add /tmp/before HEAD~1    # to compare: each state timed with each tree's code
+    .venv/bin/python benchmarks/page_cache.py /tmp/qa-1m/embeddings /tmp/before .
 
 A question reads its ~200 candidates' vectors and sentence vectors with `pread`, so its time
 depends on whether those pages are cached. Each state below is a fresh process that loads the
@@ -44,9 +46,10 @@ print(json.dumps([float(np.percentile(times, 50)), float(np.percentile(times, 95
 """
 
 
-def timed(index: Path) -> tuple[float, float]:
+def timed(index: Path, tree: Path = ROOT) -> tuple[float, float]:
+    """(p50, p95) ms of the 200 questions, searched by the code of `tree`."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(index), str(ROOT)],
+        [sys.executable, "-c", CHILD, str(index), str(tree)],
         capture_output=True,
         text=True,
         check=True,
@@ -67,15 +70,16 @@ def drop(index: Path) -> None:
                 os.close(fd)
 
 
-def main(index: Path) -> None:
-    print("| state of the index files | search p50 | p95 |")
-    print("|---|---|---|")
+def main(index: Path, trees: list[Path]) -> None:
+    print("| state of the index files | code | search p50 | p95 |")
+    print("|---|---|---|---|")
     for state in ("as found", "again", "cold", "again"):
-        if state == "cold":
-            drop(index)
-        p50, p95 = timed(index)
-        print(f"| {state} | {p50:.1f} ms | {p95:.1f} ms |", flush=True)
+        for tree in trees:
+            if state == "cold":
+                drop(index)
+            p50, p95 = timed(index, tree)
+            print(f"| {state} | {tree.name} | {p50:.1f} ms | {p95:.1f} ms |", flush=True)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), [Path(t).resolve() for t in sys.argv[2:]] or [ROOT])

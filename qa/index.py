@@ -31,7 +31,7 @@ from qa.errors import ModelMismatch
 from qa.lexical import LexicalIndex, release_freed_memory
 from qa.passages import Passage
 from qa.rows import ranges
-from qa.segment import LANGS, Channel, Segment
+from qa.segment import LANGS, Channel, RowFile, Segment
 
 REBUILD = "run `qa index --rebuild` to re-embed everything"
 
@@ -193,6 +193,20 @@ class Index:
         ]
 
     # ------------------------------------------------------------------ vectors
+
+    def prefetch(self, channel: str, rows: np.ndarray) -> None:
+        """Start reading the passage and sentence vectors of `rows` in `channel` from disk,
+        all at once, before `vectors` and `sentence_vectors` ask for them one by one."""
+        rows = np.asarray(rows, np.int64)
+        for n in np.unique(self.row_segment[rows]).tolist():
+            segment = self.segments[n]
+            vectors = segment.channels[channel]
+            if not isinstance(vectors.passages, RowFile):  # in memory: nothing to read
+                continue
+            local = self.row_local[rows[self.row_segment[rows] == n]]
+            vectors.passages.will_need(local, local + 1)
+            starts = segment.sentence_rows[local]
+            vectors.sentences.will_need(starts, segment.sentence_rows[local + 1])
 
     def vectors(self, channel: str, rows: np.ndarray) -> np.ndarray:
         """float32 passage vectors of `rows` in `channel`."""

@@ -273,6 +273,9 @@ class Retriever:
             query, language, allowed, bm25, top_rows(mine, coverage[mine], w.candidates)
         )
         same = self._lang_of[candidates] == asked
+        index.prefetch("main", candidates)
+        for name in self._extra:  # read only for the other language's candidates
+            index.prefetch(name, candidates[~same])
 
         vectors = index.vectors("main", candidates)
         best_sentence, sentence_score = self._best_sentences(query, candidates)

@@ -341,6 +341,15 @@ class RowFile:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def will_need(self, starts: np.ndarray, stops: np.ndarray) -> None:
+        """Say that rows [start, stop) of each pair will be read soon. The kernel starts
+        reading all of them from disk at once, in the background, so the `pread`s that follow
+        do not each wait for the disk in turn (a question at 1M on a cold page cache: 71 -> 49
+        ms, docs/scale.md); with the pages cached, each call costs ~0.5 µs."""
+        for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+            offset = self._offset + start * self._row
+            os.posix_fadvise(self._fd, offset, (stop - start) * self._row, os.POSIX_FADV_WILLNEED)
+
     def _read(self, start: int, stop: int) -> np.ndarray:
         raw = os.pread(self._fd, (stop - start) * self._row, self._offset + start * self._row)
         if len(raw) != (stop - start) * self._row:

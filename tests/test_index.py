@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import numpy as np
 import pytest
 
 from qa.changes import diff, scan_seeds
@@ -195,3 +197,29 @@ def test_unchanged_files_are_not_read_again_only_compared_by_size_and_time(
     assert diff(load_index(project / "embeddings"), scan_seeds(project / "seeds")).changed == [
         "seeds/002_rain.md"
     ]
+
+
+def test_prefetch_announces_exactly_the_bytes_that_search_then_reads(
+    project, fake_embedder, monkeypatch
+):
+    """A question first tells the kernel which rows of the vector files it will read
+    (`Index.prefetch`), so that they come from disk together; what it announces must be what
+    `vectors` and `sentence_vectors` then read, in every segment."""
+    build(project, fake_embedder)
+    (project / "seeds/004_new.txt").write_text(
+        "عنوان\n\nافتتح متحف جديد للفنون اليوم. وزاره مئات الناس.\n", encoding="utf-8"
+    )
+    build(project, fake_embedder)  # a second segment
+    index = load_index(project / "embeddings")
+    assert len(index.segments) == 2
+    rows = np.arange(len(index.passages))[::-1]
+    advised, read = [], []
+    pread = os.pread
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, at, n, _: advised.append((fd, at, n)))
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: read.append((fd, at, n)) or pread(fd, n, at))
+    index.prefetch("main", rows)
+    index.vectors("main", rows)
+    for row in rows.tolist():
+        index.sentence_vectors("main", row)
+    assert len(read) == 2 * len(rows)
+    assert sorted(advised) == sorted(read)
