@@ -334,10 +334,10 @@ class Index:
 
     @property
     def lexical(self) -> LexicalIndex:
-        """BM25 over the live rows, assembled from the segments' saved term counts."""
+        """BM25 over the live rows, searching the segments' saved postings."""
         if self._lexical is None:
             self._lexical = LexicalIndex(
-                (segment.terms, self.row_local[self.row_segment == n])
+                (segment.postings, self.row_local[self.row_segment == n])
                 for n, segment in enumerate(self.segments)
             )
         return self._lexical

@@ -8,6 +8,7 @@ Arabic stemmer for Arabic words, the English one for Latin words. Frequent funct
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -85,6 +86,8 @@ class TermCounts:
     ids: np.ndarray  # int32 into vocab
     counts: np.ndarray  # int32, occurrences of the term in the text
 
+    KEYS = ("vocab", "indptr", "ids", "counts")  # what `arrays` saves
+
     @classmethod
     def of(cls, texts: Sequence[str]) -> TermCounts:
         vocab: dict[str, int] = {}
@@ -142,66 +145,137 @@ class TermCounts:
         return cls(vocab, arrays["indptr"], arrays["ids"], arrays["counts"])
 
 
+class _Sorted:
+    """Sorted UTF-8 terms in one blob, as a sequence that `bisect` can search."""
+
+    def __init__(self, blob: bytes, offsets: np.ndarray) -> None:
+        self.blob, self.offsets = blob, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+
+    def find(self, key: bytes) -> int | None:
+        i = bisect.bisect_left(self, key)
+        return i if i < len(self) and self[i] == key else None
+
+
+@dataclass(frozen=True)
+class Postings:
+    """A block's texts by term: for each term (sorted by its UTF-8 bytes), the rows that hold
+    it and how often, and each row's length in terms. A segment saves them beside its term
+    counts, so that start-up reads postings instead of sorting every term of the collection,
+    and a term is found by bisection in the saved blob, with no dictionary to build."""
+
+    terms: bytes  # the sorted terms, UTF-8, one after the other
+    offsets: np.ndarray  # int64 (terms + 1): term i is terms[offsets[i]:offsets[i + 1]]
+    ptr: np.ndarray  # int64 (terms + 1): term i's postings are [ptr[i], ptr[i + 1])
+    rows: np.ndarray  # int32: the block's rows, by term, then by row
+    tf: np.ndarray  # uint16: occurrences of the term in the row
+    lengths: np.ndarray  # float32 per row: its number of terms
+
+    KEYS = ("terms", "offsets", "ptr", "rows", "tf", "lengths")
+
+    @classmethod
+    def of(cls, counts: TermCounts) -> Postings:
+        keys = [t.encode("utf-8") for t in counts.vocab]
+        rank = sorted(range(len(keys)), key=keys.__getitem__)
+        new_id = np.empty(len(keys), np.int64)
+        new_id[rank] = np.arange(len(keys))
+        ids = new_id[counts.ids]
+        order = np.argsort(ids, kind="stable")
+        per_row = np.diff(counts.indptr)
+        local = np.repeat(np.arange(len(per_row), dtype=np.int32), per_row)
+        ordered = [keys[i] for i in rank]
+        return cls(
+            terms=b"".join(ordered),
+            offsets=np.concatenate([[0], np.cumsum([len(k) for k in ordered])]).astype(np.int64),
+            ptr=np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=len(keys)))]).astype(
+                np.int64
+            ),
+            rows=local[order],
+            tf=np.minimum(counts.counts, np.iinfo(np.uint16).max).astype(np.uint16)[order],
+            lengths=np.bincount(local, counts.counts, minlength=len(per_row)).astype(np.float32),
+        )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_sorted", _Sorted(self.terms, self.offsets))
+
+    def of_term(self, t: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, occurrences) of term `t` in this block."""
+        i = self._sorted.find(t.encode("utf-8"))
+        if i is None:
+            return _NO_ROWS, _NO_TF
+        span = slice(self.ptr[i], self.ptr[i + 1])
+        return self.rows[span], self.tf[span]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What a segment saves (beside its TermCounts' arrays), keys prefixed `postings-`."""
+        terms = np.frombuffer(self.terms, np.uint8)
+        return {f"postings-{k}": terms if k == "terms" else getattr(self, k) for k in self.KEYS}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Postings:
+        got = {k: arrays[f"postings-{k}"] for k in cls.KEYS}
+        return cls(**{**got, "terms": got["terms"].tobytes()})
+
+
+_NO_ROWS, _NO_TF = np.zeros(0, np.int32), np.zeros(0, np.uint16)
+
+
 class LexicalIndex:
     """BM25 (Lucene variant) and the idf-weighted share of the question's terms, per text.
 
-    Built from the term counts of blocks of texts (the index's segments) restricted to the rows
-    that are live, in the order given: postings per term, so that a question touches only the
-    texts that hold its terms.
+    Searches the postings of blocks of texts (the index's segments), of which the rows that are
+    live count, numbered in the order given: a question touches only the texts that hold its
+    terms, and nothing is merged or sorted when the index is opened.
     """
 
-    def __init__(self, blocks: Iterable[tuple[TermCounts, np.ndarray]]) -> None:
-        """`blocks`: (term counts, the local rows of it to take, in order), read one at a time.
-
-        Postings are compact (a row as int32 and a count as uint16 per term and text), and the
-        temporaries stay small: this runs at every start-up, on every text of the collection.
-        """
-        vocab: dict[str, int] = {}
-        rows, ids, counts, lengths = [], [], [], []
+    def __init__(self, blocks: Iterable[tuple[Postings, np.ndarray]]) -> None:
+        """`blocks`: (postings, the local rows of it that are live, in order); the texts are
+        those rows, block after block."""
+        self._blocks: list[tuple[Postings, np.ndarray]] = []
+        lengths = []
         offset = 0
-        for block, take in blocks:
+        for postings, take in blocks:
             take = np.asarray(take, np.int64)
-            to_global = np.array([vocab.setdefault(t, len(vocab)) for t in block.vocab], np.int32)
-            n = (block.indptr[take + 1] - block.indptr[take]).astype(np.int32)
-            if len(take) == len(block.indptr) - 1 and (np.diff(take) == 1).all():
-                block_ids, block_counts = block.ids, block.counts  # every row, in order
-            else:
-                picked = ranges(block.indptr[take], block.indptr[take + 1])
-                block_ids, block_counts = block.ids[picked], block.counts[picked]
-            local = np.repeat(np.arange(len(take), dtype=np.int32), n)
-            rows.append(local + np.int32(offset))
-            ids.append(to_global[block_ids] if len(block_ids) else np.zeros(0, np.int32))
-            counts.append(np.minimum(block_counts, np.iinfo(np.uint16).max).astype(np.uint16))
-            lengths.append(np.bincount(local, block_counts, minlength=len(take)).astype(np.float32))
+            to_text = np.full(len(postings.lengths), -1, np.int64)  # -1: not live
+            to_text[take] = np.arange(offset, offset + len(take))
+            self._blocks.append((postings, to_text))
+            lengths.append(postings.lengths[take])
             offset += len(take)
-            del block, block_ids, block_counts, local
         self.size = offset
-        self.vocab = vocab
-        tid = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-        del ids
-        order = np.argsort(tid, kind="stable")
-        self._ptr = np.searchsorted(tid[order], np.arange(len(vocab) + 1))
-        del tid
-        self._rows = np.concatenate(rows)[order] if rows else np.zeros(0, np.int32)
-        del rows
-        self._tf = np.concatenate(counts)[order] if counts else np.zeros(0, np.uint16)
-        del counts, order
         length = np.concatenate(lengths) if lengths else np.zeros(0, np.float32)
-        release_freed_memory()
-        self.df = np.diff(self._ptr)
         average = float(length.mean()) if len(length) and length.mean() > 0 else 1.0
         self._norm = K1 * ((1 - B) + B * length / average)  # per text
 
     @classmethod
     def of_texts(cls, texts: Sequence[str]) -> LexicalIndex:
-        counts = TermCounts.of(texts)
-        return cls([(counts, np.arange(len(texts)))])
+        return cls([(Postings.of(TermCounts.of(texts)), np.arange(len(texts)))])
+
+    def _postings(self, t: str) -> tuple[np.ndarray, np.ndarray]:
+        """(texts, occurrences) of term `t` over every block, live texts only."""
+        texts, tfs = [], []
+        for postings, to_text in self._blocks:
+            rows, tf = postings.of_term(t)
+            if len(rows):
+                found = to_text[rows]
+                live = found >= 0
+                texts.append(found[live])
+                tfs.append(tf[live])
+        if not texts:
+            return _NO_ROWS, _NO_TF
+        return np.concatenate(texts), np.concatenate(tfs)
+
+    @staticmethod
+    def _idf(size: int, df: int) -> float:
+        """Lucene's BM25 idf; a term no text holds gets the highest weight of all."""
+        return float(np.log(1 + (size - df + 0.5) / (df + 0.5)))
 
     def idf(self, t: str) -> float:
-        """Lucene's BM25 idf; a term no text holds gets the highest weight of all."""
-        i = self.vocab.get(t)
-        df = 0 if i is None else int(self.df[i])
-        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
+        return self._idf(self.size, len(self._postings(t)[0]))
 
     def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(BM25 score, idf-weighted share of the query's terms it contains) for every text."""
@@ -210,14 +284,13 @@ class LexicalIndex:
         coverage = np.zeros(self.size, np.float32)
         if not q:
             return bm25, coverage
-        total = sum(self.idf(t) for t in q)
-        for t in q:
-            i = self.vocab.get(t)
-            if i is None or not self.df[i]:
+        found = [self._postings(t) for t in q]
+        idfs = [self._idf(self.size, len(rows)) for rows, _ in found]
+        total = sum(idfs)
+        for (rows, tf), idf in zip(found, idfs, strict=True):
+            if not len(rows):
                 continue
-            span = slice(self._ptr[i], self._ptr[i + 1])
-            rows, tf = self._rows[span], self._tf[span].astype(np.float32)
-            idf = self.idf(t)
+            tf = tf.astype(np.float32)
             bm25[rows] += idf * tf / (self._norm[rows] + tf)
             coverage[rows] += idf / total
         return bm25, coverage

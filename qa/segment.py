@@ -6,7 +6,8 @@ rewrites the others (Lucene's design). Files of segment `<id>` in the index fold
                                per channel and language: the sum of the passage vectors
   seg-<id>.text.jsonl          per row, one line: {"text", "section"}; read only for rows shown
   seg-<id>.terms.npz           per row, the lexical terms and counts of its text under its
-                               title and subheading (qa/lexical.py, Passage.search_text)
+                               title and subheading (qa/lexical.py, Passage.search_text);
+                               and the same by term, the postings that search reads
   seg-<id>.<channel>-passages.npy   float16, one vector per row
   seg-<id>.<channel>-sentences.npy  float16, one vector per sentence of every row
   seg-<id>.main-<lang>.ivf     for a language with many rows here: an approximate index over
@@ -28,7 +29,7 @@ import numpy as np
 
 from qa import ann
 from qa.embedder import MAIN, EncoderStamp
-from qa.lexical import TermCounts
+from qa.lexical import Postings, TermCounts
 from qa.passages import Passage
 from qa.rows import ranges
 
@@ -69,13 +70,16 @@ class Segment:
     lang: np.ndarray  # int8 per row: index into LANGS
     sentences: np.ndarray  # int32 (2 x total sentences): offsets relative to the passage text
     sentence_rows: np.ndarray  # int64, rows + 1
-    load_terms: Callable[[], TermCounts]  # read when asked for, not kept: the lexical index
+    load_terms: Callable[[], TermCounts]  # read when asked for, not kept (for merges)
     channels: dict[str, Channel]
     lang_sums: dict[str, np.ndarray]  # channel -> (len(LANGS), dim) float64 sums of passages
     _text: Callable[[int], tuple[str, str]] = field(repr=False, default=None)  # row -> text
     # Where the approximate indexes are saved (None: in memory, built when first asked for).
     directory: Path | None = field(repr=False, default=None)
     _ann: dict[str, faiss.Index] = field(repr=False, default_factory=dict)
+    # The terms by row turned around (saved, or sorted once when first asked for).
+    load_postings: Callable[[], Postings] | None = field(repr=False, default=None)
+    _postings: Postings | None = field(repr=False, default=None)
 
     @property
     def rows(self) -> int:
@@ -85,6 +89,14 @@ class Segment:
     def terms(self) -> TermCounts:
         """Each row's lexical terms (a segment on disk reads them again each time)."""
         return self.load_terms()
+
+    @property
+    def postings(self) -> Postings:
+        """Each term's rows: what the lexical index searches."""
+        if self._postings is None:
+            load = self.load_postings
+            self._postings = load() if load is not None else Postings.of(self.terms)
+        return self._postings
 
     def approximate_langs(self) -> list[str]:
         """The languages of which this segment holds enough rows for an approximate index."""
@@ -242,7 +254,8 @@ class Segment:
         prefix = directory / f"seg-{self.id}"
         write(Path(f"{prefix}.rows.npz"), lambda fh: np.savez(fh, **rows))
         write(Path(f"{prefix}.text.jsonl"), lambda fh: fh.writelines(lines))
-        write(Path(f"{prefix}.terms.npz"), lambda fh: np.savez(fh, **self.terms.arrays()))
+        terms = {**self.terms.arrays(), **self.postings.arrays()}
+        write(Path(f"{prefix}.terms.npz"), lambda fh: np.savez(fh, **terms))
         for name, channel in self.channels.items():
             for role, array in (("passages", channel.passages), ("sentences", channel.sentences)):
                 half = np.ascontiguousarray(array, dtype=VECTOR_DTYPE)
@@ -263,7 +276,13 @@ class Segment:
 
         def load_terms() -> TermCounts:
             with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
-                return TermCounts.from_arrays({k: f[k] for k in f.files})
+                return TermCounts.from_arrays({k: f[k] for k in TermCounts.KEYS})
+
+        def load_postings() -> Postings:
+            with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
+                if "postings-ptr" in f.files:
+                    return Postings.from_arrays({k: f[k] for k in f.files})
+            return Postings.of(load_terms())  # saved before postings were
 
         n = len(rows["article"])
         channels = {}
@@ -289,6 +308,7 @@ class Segment:
             lang_sums={name: rows[f"sums-{name}"] for name in stamps},
             _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
             directory=directory,
+            load_postings=load_postings,
         )
 
 

@@ -223,3 +223,26 @@ def test_prefetch_announces_exactly_the_bytes_that_search_then_reads(
         index.sentence_vectors("main", row)
     assert len(read) == 2 * len(rows)
     assert sorted(advised) == sorted(read)
+
+
+def test_a_segment_saved_before_postings_turns_its_term_counts_around(project, fake_embedder):
+    """Segments save their postings (each term's rows) so that start-up sorts nothing; one
+    written before that holds only term counts, and gets the same postings from them."""
+    from qa.lexical import Postings
+    from qa.segment import Segment
+
+    build(project, fake_embedder)
+    directory = project / "embeddings"
+    index = load_index(directory)
+    segment = index.segments[0]
+    saved = segment.postings
+    path = directory / f"seg-{segment.id}.terms.npz"
+    with np.load(path) as f:
+        assert {f"postings-{k}" for k in Postings.KEYS} <= set(f.files)
+        old = {k: f[k] for k in f.files if not k.startswith("postings-")}
+    np.savez(path, **old)
+    turned = Segment.read(directory, segment.id, index.stamps).postings
+    assert turned.terms == saved.terms
+    for key in ("offsets", "ptr", "rows", "tf", "lengths"):
+        assert np.array_equal(getattr(turned, key), getattr(saved, key)), key
+    assert len(saved.lengths) == segment.rows and len(saved.offsets) > 1

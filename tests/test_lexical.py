@@ -51,7 +51,7 @@ def test_bm25_matches_bm25s_and_blocks_assemble_like_one_index():
     import bm25s
     import numpy as np
 
-    from qa.lexical import TermCounts
+    from qa.lexical import Postings, TermCounts
 
     rng = np.random.default_rng(0)
     words = "مكتبة كتاب مدينة طريق rain road flood library book city تمر سعر".split()
@@ -63,7 +63,7 @@ def test_bm25_matches_bm25s_and_blocks_assemble_like_one_index():
         expected = sum(reference.get_scores([t]) for t in dict.fromkeys(terms(query)))
         assert ours.scores(query)[0] == pytest.approx(expected, rel=1e-5, abs=1e-6)
     # Two blocks, some rows left out, in another order: the same as one index of those texts.
-    a, b = TermCounts.of(texts[:30]), TermCounts.of(texts[30:])
+    a, b = (Postings.of(TermCounts.of(part)) for part in (texts[:30], texts[30:]))
     take_a, take_b = np.array([5, 1, 2, 20]), np.array([0, 29, 3])
     blocks = LexicalIndex([(a, take_a), (b, take_b)])
     alone = LexicalIndex.of_texts([texts[i] for i in [5, 1, 2, 20, 30, 59, 33]])
@@ -75,3 +75,23 @@ def test_bm25_matches_bm25s_and_blocks_assemble_like_one_index():
 def test_a_word_with_a_shadda_or_tatweel_is_one_term():
     assert terms("أسّس") == terms("أسس") == [term("أسس")]
     assert terms("التحالـــف الرباعيّ") == terms("التحالف الرباعي")
+
+
+def test_postings_hold_each_terms_rows_and_counts_as_the_term_counts_say():
+    """Postings turn a block's term counts around (term -> rows); checked term by term
+    against the counts of each text, Arabic and Latin terms, and a term no text has."""
+    from collections import Counter
+
+    from qa.lexical import Postings, TermCounts
+
+    texts = ["تأسس التحالف الرباعي عام 2015", "", "rain, rain and floods", "التحالف والتحالف"]
+    postings = Postings.of(TermCounts.of(texts))
+    tallies = [Counter(terms(t)) for t in texts]
+    for t in set().union(*tallies):
+        rows, tf = postings.of_term(t)
+        assert rows.tolist() == [i for i, c in enumerate(tallies) if t in c], t
+        assert tf.tolist() == [c[t] for c in tallies if t in c], t
+    assert postings.lengths.tolist() == [sum(c.values()) for c in tallies]
+    assert postings.of_term("مكتبة")[0].size == 0 and postings.of_term("zzz")[0].size == 0
+    again = Postings.from_arrays(postings.arrays())
+    assert again.of_term(term("التحالف"))[1].tolist() == [1, 2]
