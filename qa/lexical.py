@@ -236,14 +236,20 @@ class LexicalIndex:
     def __init__(self, blocks: Iterable[tuple[Postings, np.ndarray]]) -> None:
         """`blocks`: (postings, the local rows of it that are live, in order); the texts are
         those rows, block after block."""
-        self._blocks: list[tuple[Postings, np.ndarray]] = []
+        # Per block: its postings, and where its rows are among the texts: an offset when
+        # every row is live and in order (most segments), else a map with -1 for a dead row.
+        self._blocks: list[tuple[Postings, int | np.ndarray]] = []
         lengths = []
         offset = 0
         for postings, take in blocks:
             take = np.asarray(take, np.int64)
-            to_text = np.full(len(postings.lengths), -1, np.int64)  # -1: not live
-            to_text[take] = np.arange(offset, offset + len(take))
-            self._blocks.append((postings, to_text))
+            rows = len(postings.lengths)
+            if len(take) == rows and (take == np.arange(rows)).all():
+                self._blocks.append((postings, offset))
+            else:
+                to_text = np.full(rows, -1, np.int64)
+                to_text[take] = np.arange(offset, offset + len(take))
+                self._blocks.append((postings, to_text))
             lengths.append(postings.lengths[take])
             offset += len(take)
         self.size = offset
@@ -256,17 +262,23 @@ class LexicalIndex:
         return cls([(Postings.of(TermCounts.of(texts)), np.arange(len(texts)))])
 
     def _postings(self, t: str) -> tuple[np.ndarray, np.ndarray]:
-        """(texts, occurrences) of term `t` over every block, live texts only."""
+        """(texts, occurrences) of term `t` over every block, live texts only: one array
+        each, as the arithmetic on them is cheaper in one piece than block by block (3x)."""
         texts, tfs = [], []
-        for postings, to_text in self._blocks:
+        for postings, where in self._blocks:
             rows, tf = postings.of_term(t)
-            if len(rows):
-                found = to_text[rows]
+            if not len(rows):
+                continue
+            if isinstance(where, int):
+                texts.append(rows + where)
+                tfs.append(tf)
+            else:
+                found = where[rows]
                 live = found >= 0
                 texts.append(found[live])
                 tfs.append(tf[live])
-        if not texts:
-            return _NO_ROWS, _NO_TF
+        if len(texts) < 2:
+            return (texts[0], tfs[0]) if texts else (_NO_ROWS, _NO_TF)
         return np.concatenate(texts), np.concatenate(tfs)
 
     @staticmethod
@@ -285,14 +297,14 @@ class LexicalIndex:
         if not q:
             return bm25, coverage
         found = [self._postings(t) for t in q]
-        idfs = [self._idf(self.size, len(rows)) for rows, _ in found]
+        idfs = [self._idf(self.size, len(texts)) for texts, _ in found]
         total = sum(idfs)
-        for (rows, tf), idf in zip(found, idfs, strict=True):
-            if not len(rows):
+        for (texts, tf), idf in zip(found, idfs, strict=True):
+            if not len(texts):
                 continue
             tf = tf.astype(np.float32)
-            bm25[rows] += idf * tf / (self._norm[rows] + tf)
-            coverage[rows] += idf / total
+            bm25[texts] += idf * tf / (self._norm[texts] + tf)
+            coverage[texts] += idf / total
         return bm25, coverage
 
 
