@@ -190,7 +190,7 @@ def compact(index: Index) -> Index:
 class Plan:
     """What an update has to do: the files, the index it starts from, what changed."""
 
-    files: dict[str, Path]
+    files: dict[str, str]  # scan_seeds: article file -> the path to open
     old: Index | None
     changes: Changes
     warnings: list[str]
@@ -330,7 +330,7 @@ def _update(
 
 def _staying(
     old: Index | None,
-    files: Mapping[str, Path],
+    files: Mapping[str, str],
     changes: Changes,
     reading: Reading,
     records: Mapping[str, ArticleRecord],
