@@ -28,7 +28,7 @@ from qa.passages import Passage
 from qa.ranking import SHIPPED
 from qa.retrieve import Retriever
 from qa.sync import Progress, UpdateReport, update_index
-from qa.text import script
+from qa.text import normalize, script
 
 
 def open_library(config: Config) -> Library:
@@ -378,3 +378,33 @@ def select_articles(
         if keep:
             picked.append(path)
     return picked
+
+
+# The sidebar lists at most this many articles to choose from (a list is sent to the browser
+# on every rerun: 200,000 titles are megabytes); past it, a reader types to find the others.
+MAX_LISTED = 1000
+
+
+def listed_articles(
+    status: IndexStatus, find: str = "", chosen: Collection[str] = (), limit: int | None = None
+) -> list[str]:
+    """The articles to offer in the sidebar: those already `chosen`, then, in path order, up
+    to `limit` (MAX_LISTED) whose title or file name holds every word of `find`, Arabic
+    folded as search folds it (أ/إ/آ, ى, ة, marks and tatweel)."""
+    limit = MAX_LISTED if limit is None else limit
+    words = normalize(find).split()
+    offered = [a for a in chosen if a in status.articles]
+    taken = set(offered)
+    found = 0
+    for path, title in status.articles.items():
+        if found >= limit:
+            break
+        if path in taken:
+            continue
+        if words:
+            haystack = normalize(f"{title} {path.rsplit('/', 1)[-1]}")
+            if not all(w in haystack for w in words):
+                continue
+        offered.append(path)
+        found += 1
+    return offered

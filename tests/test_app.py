@@ -188,6 +188,27 @@ def test_settings_choose_how_many_passages_and_which_articles(fake):
     assert html.count("qa-card") == 1 and "seeds/001_dates.txt" not in html
 
 
+def test_an_archive_lists_a_page_of_articles_and_finds_the_others_by_title(
+    fake, monkeypatch
+):
+    """Past MAX_LISTED articles the sidebar offers that many, and a box finds the others by a
+    word of the title (Arabic folded: مكتبه finds مكتبة); a chosen article stays offered."""
+    monkeypatch.setattr(service, "MAX_LISTED", 1)
+
+    def offered(at: AppTest) -> list[str]:  # the file names in "title (file)"
+        return [o.rsplit("(", 1)[1].rstrip(")") for o in at.multiselect(key="articles").options]
+
+    at = start()
+    assert offered(at) == ["001_dates.txt"]
+    at.text_input(key="find").set_value("مكتبه").run()
+    assert offered(at) == ["003_library.txt"]
+    at.multiselect(key="articles").set_value(["seeds/003_library.txt"]).run()
+    at.text_input(key="find").set_value("rain").run()
+    assert offered(at) == ["003_library.txt", "002_rain.md"]
+    reply = last_reply(ask(at, PRICE_AR))
+    assert "seeds/001_dates.txt" not in markup(reply)  # only the library article is searched
+
+
 def test_stale_index_says_what_changed_answers_then_re_embeds(fake, project):
     at = start()
     seeds = project / "seeds"
