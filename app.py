@@ -199,6 +199,9 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
                 run_update(lib, "Re-embedding…")
         else:
             st.success(f"In sync with {seeds}", icon=":material/check_circle:")
+        # A large seeds/ is not listed on every rerun (service.Library._compare).
+        if (age := time.monotonic() - status.checked) >= 1:
+            st.caption(f"Compared with {seeds} {age:.0f} s ago (it is large: once a minute or so).")
         for reason in [*status.skipped.values(), *status.ignored]:
             st.caption(f"not indexed: {label(reason)}")
 

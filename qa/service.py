@@ -60,6 +60,7 @@ class IndexStatus:
     seeds_problem: str | None = None  # why seeds/ cannot be read
     dates: dict[str, date] = field(default_factory=dict)  # path -> published, of dated articles
     ignored: list[str] = field(default_factory=list)  # files in seeds/ left out, and why
+    checked: float = 0.0  # when seeds/ was compared (time.monotonic()): a slow one is reused
 
     @property
     def stale(self) -> bool:
@@ -200,6 +201,19 @@ class Reply:
 
 # ---------------------------------------------------------------------------- the library
 
+SLOW_COMPARISON_S = 0.5  # comparing seeds/ with the index this slow is reused for a while...
+REUSE_FACTOR = 20  # ...for this many times as long as it took
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    index: Index  # the index compared with (a new one is compared again)
+    at: float  # time.monotonic() when it started
+    took: float  # seconds
+    changes: Changes | None
+    problem: str | None
+    ignored: list[str]
+
 
 @dataclass
 class Library:
@@ -211,6 +225,7 @@ class Library:
     _retriever: Retriever | None = field(default=None, repr=False)
     _loaded_manifest: int | None = field(default=None, repr=False)  # its mtime, to spot a new index
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _comparison: _Comparison | None = field(default=None, repr=False)  # the last one, for reuse
 
     def _manifest_mtime(self) -> int | None:
         try:
@@ -237,13 +252,11 @@ class Library:
         return self.retriever.index
 
     def status(self) -> IndexStatus:
-        """The loaded index, and how it differs from seeds/ now."""
+        """The loaded index, and how it differs from seeds/ (now, or a few seconds ago for
+        an archive: see `_compare`)."""
         index = self.index
-        changes, problem, ignored = None, None, []
-        try:
-            changes = diff(index, scan_seeds(self.config.seeds, ignored))
-        except SeedsMissing as exc:
-            problem = str(exc)
+        seen = self._compare(index)
+        changes, problem, ignored = seen.changes, seen.problem, seen.ignored
         return IndexStatus(
             model=index.model,
             fingerprint=index.fingerprint,
@@ -255,7 +268,31 @@ class Library:
             seeds_problem=problem,
             dates={p: d for p, a in index.articles.items() if (d := parse_date(a.published))},
             ignored=ignored,
+            checked=seen.at,
         )
+
+    def _compare(self, index: Index) -> _Comparison:
+        """seeds/ compared with `index`. The chat asks on every rerun; a comparison that took
+        SLOW_COMPARISON_S or more (tens of thousands of files) is reused for REUSE_FACTOR
+        times as long as it took, so that listing seeds/ costs at most 1/REUSE_FACTOR of the
+        time (at 200,000 files: 3 s, reused for a minute)."""
+        now = time.monotonic()
+        last = self._comparison
+        if (
+            last is not None
+            and last.index is index
+            and last.took >= SLOW_COMPARISON_S
+            and now - last.at < REUSE_FACTOR * last.took
+        ):
+            return last
+        changes, problem, ignored = None, None, []
+        try:
+            changes = diff(index, scan_seeds(self.config.seeds, ignored))
+        except SeedsMissing as exc:
+            problem = str(exc)
+        took = time.monotonic() - now
+        self._comparison = _Comparison(index, now, took, changes, problem, ignored)
+        return self._comparison
 
     def update(self, rebuild: bool = False, progress: Progress | None = None) -> UpdateReport:
         """Re-embed new and changed articles (or everything) and answer from the new index."""

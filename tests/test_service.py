@@ -122,6 +122,36 @@ def test_status_says_what_is_stale_and_update_brings_it_in_line(library, project
     assert "seeds/004_new.txt" in library.status().articles
 
 
+def test_a_slow_comparison_with_seeds_is_reused_for_a_while_then_made_again(
+    library, project, monkeypatch
+):
+    """An archive's seeds/ takes seconds to list, and the chat asks on every rerun: a slow
+    comparison is kept for REUSE_FACTOR times as long as it took; a new index is compared
+    again at once."""
+    import qa.service
+
+    library.update()
+    clock = [1000.0]
+    listing = qa.service.scan_seeds
+
+    def slow_listing(*args):  # a listing that takes 1 s of the clock
+        clock[0] += 1.0
+        return listing(*args)
+
+    monkeypatch.setattr(qa.service.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(qa.service, "scan_seeds", slow_listing)
+    assert not library.status().stale
+    (project / "seeds" / "004_new.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    clock[0] += 10
+    status = library.status()
+    assert not status.stale and status.checked == 1000.0  # kept: 11 s < 20 x 1 s
+    clock[0] += 10
+    status = library.status()
+    assert status.stale and status.checked == 1021.0  # 21 s: compared again
+    library.update()
+    assert not library.status().stale  # a new index: compared at once
+
+
 def test_an_index_replaced_on_disk_is_picked_up_without_a_restart(library, project, fake_embedder):
     library.update()
     assert len(library.status().articles) == 3
