@@ -405,42 +405,53 @@ def article_files(seeds: Path, rejected: list[str] | None = None) -> dict[str, s
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = entry.path
-            is_article = os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
-            link = entry.is_symlink()
-            try:
-                mode = entry.stat().st_mode  # the target's, for a link (cached by scandir)
-            except OSError as exc:
-                if is_article:
-                    reject(
-                        path, "a broken link" if link else f"cannot be read ({exc.strerror or exc})"
-                    )
-                continue
-            is_dir = stat.S_ISDIR(mode)
-            # Only a link can lead elsewhere: any other entry is where its folder really is.
-            real = os.path.realpath(path) if link else os.path.join(above[-1], entry.name)
-            if not (is_dir or is_article):
-                # Said once, so that a PDF or a Word file dropped into seeds/ is not silently
-                # missing from answers; a link out of seeds/ gets no word on what it leads to.
-                if stat.S_ISREG(mode) and (not link or _inside(real, root)):
-                    reject(path, unsupported_reason(entry.name))
-                continue
-            if link and not _inside(real, root):
-                what = "folder" if is_dir else "file"
-                reject(path, f"a link to a {what} outside {shown}/")
-            elif is_dir and real in above:
-                reject(path, "a link to a folder that holds it (a loop)")
-            elif is_dir:
-                if real not in walked:
-                    walked.add(real)
-                    subfolders.append((path, (*above, real)))
-            elif not stat.S_ISREG(mode):
-                reject(path, f"{_kind(mode)}, not a file")
-            elif real not in found or _parts(path) < _parts(found[real]):
-                found[real] = path
+            kind, detail = _entry(entry, above, root)
+            if kind == "rejected":
+                reject(entry.path, detail)
+            elif kind == "folder" and detail not in walked:
+                walked.add(detail)
+                subfolders.append((entry.path, (*above, detail)))
+            elif kind == "file" and (
+                detail not in found or _parts(entry.path) < _parts(found[detail])
+            ):
+                found[detail] = entry.path
         stack.extend(reversed(subfolders))  # so that they come off the stack in sorted order
     ordered = sorted(found.items(), key=lambda item: _parts(item[1]))  # as Paths sort
     return dict(ordered)
+
+
+def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, str]:
+    """What a folder entry under `root` is: ("file" | "folder", its real path), ("rejected",
+    why), or ("ignored", "") for a file of another format reached through a link from
+    outside, or unreadable and not article-named. `above`: the real paths of its folder and
+    the folders above it."""
+    is_article = os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
+    link = entry.is_symlink()
+    try:
+        mode = entry.stat().st_mode  # the target's, for a link (cached by scandir)
+    except OSError as exc:
+        if not is_article:
+            return "ignored", ""
+        return "rejected", "a broken link" if link else f"cannot be read ({exc.strerror or exc})"
+    is_dir = stat.S_ISDIR(mode)
+    # Only a link can lead elsewhere: any other entry is where its folder really is.
+    real = os.path.realpath(entry.path) if link else os.path.join(above[-1], entry.name)
+    if not (is_dir or is_article):
+        # Said once, so that a PDF or a Word file dropped into seeds/ is not silently
+        # missing from answers; a link out of seeds/ gets no word on what it leads to.
+        if stat.S_ISREG(mode) and (not link or _inside(real, root)):
+            return "rejected", unsupported_reason(entry.name)
+        return "ignored", ""
+    if link and not _inside(real, root):
+        what = "folder" if is_dir else "file"
+        return "rejected", f"a link to a {what} outside {os.path.basename(root)}/"
+    if is_dir and real in above:
+        return "rejected", "a link to a folder that holds it (a loop)"
+    if is_dir:
+        return "folder", real
+    if not stat.S_ISREG(mode):
+        return "rejected", f"{_kind(mode)}, not a file"
+    return "file", real
 
 
 def _parts(path: str) -> list[str]:
