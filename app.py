@@ -207,31 +207,37 @@ def sidebar(lib: service.Library, status: service.IndexStatus) -> tuple[int, lis
 
         st.subheader("Settings")
         k = st.slider("Passages shown", 1, 10, 3, key="k", help="How many passages to cite.")
-        # An article removed by a re-embed must leave the selection too.
-        kept = [a for a in st.session_state.get("articles", ()) if a in status.articles]
-        st.session_state.articles = kept
-        find = ""
-        if len(status.articles) > service.MAX_LISTED:  # an archive: type to find, then pick
-            find = st.text_input(
-                "Find articles",
-                key="find",
-                placeholder="a word of the title or file name",
-                help=f"{len(status.articles):,} articles: the list below shows "
-                f"{service.MAX_LISTED:,} at a time, those that match what is typed here.",
-            )
-        options = service.listed_articles(status, find, kept)
-        chosen = st.multiselect(
-            "Search only in",
-            options,
-            key="articles",
-            placeholder="all articles",
-            format_func=lambda path: f"{status.articles[path]} ({Path(path).name})",
-        )
+        chosen = choose_articles(status)
         since, until, undated = date_filter(status)
     articles = service.select_articles(status, chosen, since, until, undated)
     if articles == []:
         st.sidebar.info("No article matches these filters.")
     return k, articles
+
+
+def choose_articles(status: service.IndexStatus) -> list[str]:
+    """The sidebar's "Search only in": the articles the reader picked (none: all)."""
+    # An article removed by a re-embed must leave the selection too.
+    kept = [a for a in st.session_state.get("articles", ()) if a in status.articles]
+    st.session_state.articles = kept
+    find = ""
+    if len(status.articles) > service.MAX_LISTED:  # an archive: type to find, then pick
+        find = st.text_input(
+            "Find articles",
+            key="find",
+            placeholder="a word of the title or file name",
+            help=f"{len(status.articles):,} articles: the list below shows "
+            f"{service.MAX_LISTED:,} at a time, those that match what is typed here.",
+        )
+    options = service.listed_articles(status, find, kept)
+    chosen = st.multiselect(
+        "Search only in",
+        options,
+        key="articles",
+        placeholder="all articles",
+        format_func=lambda path: f"{status.articles[path]} ({Path(path).name})",
+    )
+    return chosen
 
 
 def date_filter(status: service.IndexStatus) -> tuple[date | None, date | None, bool]:
