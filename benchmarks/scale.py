@@ -294,6 +294,10 @@ def measure(size: int, work: Path, asked: list[str], known_path: Path) -> dict:
     # it: a 1M build peaks at 8.5 GiB, and glibc would keep it from the page cache.
     gc.collect()
     release_freed_memory()
+    # And its writes reach the disk first (12.6 GB at 1M): questions asked while the kernel
+    # still writes them back wait behind it (85 / 494 ms p50 / p95 at 1M, against 37-47 ms
+    # minutes later); benchmarks/page_cache.py measures cold and cached pages on their own.
+    os.sync()
     child = subprocess.run(
         [
             sys.executable,
