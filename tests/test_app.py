@@ -188,9 +188,7 @@ def test_settings_choose_how_many_passages_and_which_articles(fake):
     assert html.count("qa-card") == 1 and "seeds/001_dates.txt" not in html
 
 
-def test_an_archive_lists_a_page_of_articles_and_finds_the_others_by_title(
-    fake, monkeypatch
-):
+def test_an_archive_lists_a_page_of_articles_and_finds_the_others_by_title(fake, monkeypatch):
     """Past MAX_LISTED articles the sidebar offers that many, and a box finds the others by a
     word of the title (Arabic folded: مكتبه finds مكتبة); a chosen article stays offered."""
     monkeypatch.setattr(service, "MAX_LISTED", 1)
