@@ -280,8 +280,9 @@ class Segment:
 
         def load_postings() -> Postings:
             with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
-                if "postings-ptr" in f.files:
-                    return Postings.from_arrays({k: f[k] for k in f.files})
+                saved = [f"postings-{k}" for k in Postings.KEYS]
+                if set(saved) <= set(f.files):  # only these: the counts by row stay on disk
+                    return Postings.from_arrays({k: f[k] for k in saved})
             return Postings.of(load_terms())  # saved before postings were
 
         n = len(rows["article"])

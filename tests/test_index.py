@@ -237,7 +237,9 @@ def test_prefetch_announces_exactly_the_bytes_that_search_then_reads(
     assert covered(advised) == covered(read)
 
 
-def test_a_segment_saved_before_postings_turns_its_term_counts_around(project, fake_embedder):
+def test_a_segment_saved_before_postings_turns_its_term_counts_around(
+    project, fake_embedder, monkeypatch
+):
     """Segments save their postings (each term's rows) so that start-up sorts nothing; one
     written before that holds only term counts, and gets the same postings from them."""
     from qa.lexical import Postings
@@ -247,7 +249,11 @@ def test_a_segment_saved_before_postings_turns_its_term_counts_around(project, f
     directory = project / "embeddings"
     index = load_index(directory)
     segment = index.segments[0]
-    saved = segment.postings
+    with monkeypatch.context() as m:  # opening a segment reads its postings, sorts nothing
+        m.setattr(Postings, "of", classmethod(lambda cls, counts: pytest.fail("sorted")))
+        m.setattr(np, "argsort", lambda *a, **k: pytest.fail("sorted"))
+        saved = segment.postings
+        assert index.lexical.scores("rain")[0].any()
     path = directory / f"seg-{segment.id}.terms.npz"
     with np.load(path) as f:
         assert {f"postings-{k}" for k in Postings.KEYS} <= set(f.files)
