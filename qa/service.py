@@ -422,19 +422,16 @@ def select_articles(
 MAX_LISTED = 1000
 
 
-def listed_articles(
-    status: IndexStatus, find: str = "", chosen: Collection[str] = (), limit: int | None = None
-) -> list[str]:
+def listed_articles(status: IndexStatus, find: str = "", chosen: Collection[str] = ()) -> list[str]:
     """The articles to offer in the sidebar: those already `chosen`, then, in path order, up
-    to `limit` (MAX_LISTED) whose title or file name holds every word of `find`, Arabic
-    folded as search folds it (أ/إ/آ, ى, ة, marks and tatweel)."""
-    limit = MAX_LISTED if limit is None else limit
+    to MAX_LISTED whose title or file name holds every word of `find`, Arabic folded as
+    search folds it (أ/إ/آ, ى, ة, marks and tatweel)."""
     words = normalize(find).split()
     offered = [a for a in chosen if a in status.articles]
     taken = set(offered)
     found = 0
     for path, title in status.articles.items():
-        if found >= limit:
+        if found >= MAX_LISTED:
             break
         if path in taken:
             continue
