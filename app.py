@@ -230,14 +230,13 @@ def choose_articles(status: service.IndexStatus) -> list[str]:
             f"{service.MAX_LISTED:,} at a time, those that match what is typed here.",
         )
     options = service.listed_articles(status, find, kept)
-    chosen = st.multiselect(
+    return st.multiselect(
         "Search only in",
         options,
         key="articles",
         placeholder="all articles",
         format_func=lambda path: f"{status.articles[path]} ({Path(path).name})",
     )
-    return chosen
 
 
 def date_filter(status: service.IndexStatus) -> tuple[date | None, date | None, bool]:
