@@ -1,14 +1,14 @@
 """`qa index --rebuild` of this tree against an earlier commit's, alternated on one machine.
 
-    .venv/bin/python benchmarks/embed_side_by_side.py [commit] [passages] [rounds]
+    .venv/bin/python benchmarks/embed_side_by_side.py [commit[,commit...]] [passages] [rounds]
 
 Issue 9 quoted 3.7 passages/s for `qa index --rebuild` at commit 81907c9 (the default), measured
 on another day; a ratio only means something when both sides run on the same machine in the
-same minutes. This checks the commit out into a temporary git worktree, writes `passages`
+same minutes. This checks each commit out into a temporary git worktree, writes `passages`
 XQuAD paragraphs (half Arabic, half English, one article each) into a temporary seeds/, and
 runs each tree's own `qa index --rebuild` in a fresh process, alternating round by round, with
 this venv. It prints each run's passages/s as `qa index` reports it (embedding and writing,
-not the model load) and the medians' ratio.
+not the model load) and each median's ratio to the first commit's.
 """
 
 from __future__ import annotations
@@ -47,33 +47,38 @@ def rebuild(tree: Path, seeds: Path, index: Path) -> float:
     return int(found[1]) / float(found[2])
 
 
-def main(commit: str = "81907c9", count: int = 100, rounds: int = 3) -> None:
+def main(commits: str = "81907c9", count: int = 100, rounds: int = 3) -> None:
     with tempfile.TemporaryDirectory(prefix="qa-side-by-side-") as tmp:
         work = Path(tmp)
-        earlier = work / "earlier"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(earlier), commit],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        trees = {}
+        for commit in commits.split(","):
+            trees[commit] = work / f"tree-{commit}"
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(trees[commit]), commit],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
+        trees["this tree"] = ROOT
         try:
             (work / "seeds").mkdir()
             write_seeds(work / "seeds", count)
-            rates: dict[str, list[float]] = {commit: [], "this tree": []}
+            rates: dict[str, list[float]] = {name: [] for name in trees}
             for round_ in range(rounds):
-                for name, tree in ((commit, earlier), ("this tree", ROOT)):
-                    rate = rebuild(tree, work / "seeds", work / f"index-{round_}-{tree.name}")
+                for at, (name, tree) in enumerate(trees.items()):
+                    rate = rebuild(tree, work / "seeds", work / f"index-{round_}-{at}")
                     rates[name].append(rate)
                     print(f"round {round_ + 1}: {name}: {rate:.2f} passages/s", flush=True)
         finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(earlier)], cwd=ROOT, check=False
-            )
+            for tree in trees.values():
+                if tree != ROOT:
+                    subprocess.run(
+                        ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
+                    )
     medians = {name: statistics.median(r) for name, r in rates.items()}
+    first = next(iter(medians.values()))
     for name, median in medians.items():
-        print(f"{name}: median {median:.2f} passages/s")
-    print(f"ratio: {medians['this tree'] / medians[commit]:.2f}x")
+        print(f"{name}: median {median:.2f} passages/s, {median / first:.2f}x")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.config import Config
 from qa.embedder import Embedder, EncoderStamp
-from qa.embedding import EMBED_BATCH, Embedded, Embedding, Progress, embed_passages
+from qa.embedding import Embedded, Embedding, Progress, embed_passages
 from qa.errors import ClusterUnavailable, QAError
 from qa.index import Channel, Settings
 from qa.passages import Passage
@@ -36,7 +36,7 @@ CORES_PER_ACTOR = 1
 ACTOR_MEMORY = 2 * 1024**3
 # Passages per block, the unit a worker embeds and sends back: a block's vectors reach the
 # driver (and its next commit) only once the whole block is embedded.
-ROWS_PER_BLOCK = 4 * EMBED_BATCH
+ROWS_PER_BLOCK = 256
 # Ray retries a head that does not answer for many minutes: an address is tried first.
 PROBE_SECONDS = 10.0
 

@@ -6,7 +6,9 @@ or qa/cluster.py's on a Ray cluster; either way each batch goes through `embed_p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -15,7 +17,10 @@ from qa.index import Settings
 from qa.passages import Passage
 from qa.segment import Channel
 
-EMBED_BATCH = 64  # texts handed to an encoder at a time (it batches them further itself)
+# Texts handed to an encoder at a time (it batches them further itself, by length): enough for
+# its workers to stay busy to the end (64 left one of two idle at every call's tail: 12.2
+# passages/s against 15.9 with 512, docs/benchmarks.md), and a progress report every few seconds.
+EMBED_BATCH = 512
 
 Progress = Callable[[int, int], None]  # (done, total) texts embedded
 # Embeds consecutive batches of passages: yields each batch with its channels, in order, as
@@ -43,20 +48,30 @@ def embed_passages(
     late = _late(embedder, settings)
     total, done = _text_count(passages, embedder, settings), 0
 
+    counting = threading.Lock()
+
     def step(n: int) -> None:
         nonlocal done
-        done += n
-        if progress:
-            progress(done, total)
+        with counting:
+            done += n
+            if progress:
+                progress(done, total)
 
-    channels = {}
-    for encoder, is_late in zip(embedder.encoders, late, strict=True):
+    def channel(encoder: Encoder, is_late: bool) -> Channel:
         if is_late:
             vectors, sentence_vectors = _embed_late(encoder, passages, texts, step)
         else:
             vectors = _embed_in_batches(encoder, texts + sentences, step)
             vectors, sentence_vectors = _sentence_layout(passages, vectors)
-        channels[encoder.key] = Channel(EncoderStamp.of(encoder), vectors, sentence_vectors)
+        return Channel(EncoderStamp.of(encoder), vectors, sentence_vectors)
+
+    # The further encoders run beside the main one: USE keeps one BLAS thread, and alone it
+    # would leave the other cores idle (docs/benchmarks.md).
+    (main, *further), (main_late, *further_late) = embedder.encoders, late
+    with ThreadPoolExecutor(max(1, len(further))) as pool:
+        beside = [pool.submit(channel, e, lt) for e, lt in zip(further, further_late, strict=True)]
+        channels = {main.key: channel(main, main_late)}
+        channels.update((e.key, f.result()) for e, f in zip(further, beside, strict=True))
     return channels
 
 

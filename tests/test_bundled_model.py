@@ -331,6 +331,25 @@ def test_batches_by_tokens_keep_every_text_in_its_place(real_embedder) -> None:
 
 
 @pytest.mark.slow
+def test_batches_embedded_side_by_side_match_one_at_a_time(real_embedder, monkeypatch) -> None:
+    """On a CPU, `workers` batches run at once on one torch thread each: the same vectors as
+    one batch at a time on every thread, and torch's thread count as it was afterwards."""
+    import torch
+
+    main = real_embedder.main
+    texts = [*ARABIC, *ENGLISH]
+    assert len(main._batches(texts, "passage")) >= 3
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(main, "workers", 1)
+    alone = main.embed(texts, "passage")
+    monkeypatch.setattr(main, "workers", 2)
+    beside = main.embed(texts, "passage")
+    assert torch.get_num_threads() == threads
+    norms = np.linalg.norm(alone, axis=1) * np.linalg.norm(beside, axis=1)
+    assert (np.sum(alone * beside, axis=1) / norms).min() >= 0.99999
+
+
+@pytest.mark.slow
 def test_late_sentence_vectors_come_from_the_passage_pass(real_embedder) -> None:
     """`embed_spans` gives the passage's own vector and, per sentence, the mean of the token
     outputs inside it: of the two pooled vectors, a sentence read alone is closer to its own.
