@@ -3,13 +3,17 @@
     .venv/bin/python benchmarks/embed_rate.py [passages] [rounds]
 
 Embeds XQuAD Arabic and English paragraphs the way `qa index` cuts and embeds them (each
-passage and each of its sentences, by e5 and by USE) through `qa.embedding.embed_passages`, in four
-set-ups alternated round by round (so a noisy machine slows them alike), and prints the median
-passages/s of each:
-  before     batches of 32 texts, as e5 was run before token-budget batching;
-  1 thread   today's batching (about `batch_tokens` tokens per batch), torch on one thread;
-  all cores  today's batching, torch's default threads (what `qa index` does);
-  late       all cores, sentence vectors pooled from the passage's pass (Settings.sentences).
+passage and each of its sentences, by e5 and by USE) through `qa.embedding.embed_passages`, in
+five set-ups alternated round by round (so a noisy machine slows them alike), and prints the
+median passages/s of each:
+  before      batches of 32 texts, one at a time on every core, then USE (as before
+              token-budget batching);
+  in turn     today's batches (about `batch_tokens` tokens each), one at a time on every core,
+              then USE (as at a2fb02e);
+  1 thread    today's batches, one at a time on one torch thread, then USE;
+  all cores   what `qa index` does: `workers` batches at once on one torch thread each, USE
+              beside e5;
+  late        all cores, sentence vectors pooled from the passage's pass (Settings.sentences).
 On a machine with a CUDA GPU, torch uses it (fp16) and the thread count matters only for USE
 and tokenizing.
 """
@@ -20,15 +24,35 @@ import os
 import statistics
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+class InTurn:
+    """Stands in for the pool that runs USE beside e5 in `embed_passages`: runs it first."""
+
+    def __init__(self, _workers: int) -> None:
+        pass
+
+    def __enter__(self) -> InTurn:
+        return self
+
+    def __exit__(self, *_) -> None:
+        pass
+
+    def submit(self, work, *args) -> Future:
+        done: Future = Future()
+        done.set_result(work(*args))
+        return done
+
+
 def main(count: int = 40, rounds: int = 3) -> None:
     import torch
 
+    import qa.embedding
     from qa.config import Config
     from qa.embedder import load_embedder
     from qa.embedding import embed_passages
@@ -54,17 +78,20 @@ def main(count: int = 40, rounds: int = 3) -> None:
         order = [i for batch in today(texts, kind) for i in batch]
         return [order[at : at + 32] for at in range(0, len(order), 32)]
 
+    # (torch threads, e5 workers, batching, USE beside e5, EMBED_BATCH, settings)
     setups = {
-        "before (batches of 32)": (cores, thirty_two, settings),
-        "1 thread": (1, today, settings),
-        f"all cores ({cores})": (cores, today, settings),
-        "late sentences, all cores": (cores, today, late),
+        "before (batches of 32, in turn)": (cores, 1, thirty_two, False, 64, settings),
+        "token batches, in turn": (cores, 1, today, False, 64, settings),
+        "1 thread, in turn": (1, 1, today, False, 512, settings),
+        f"all cores ({cores}): workers, USE beside": (cores, cores, today, True, 512, settings),
+        "late sentences, all cores": (cores, cores, today, True, 512, late),
     }
     rates: dict[str, list[float]] = {name: [] for name in setups}
     for _ in range(rounds):
-        for name, (threads, batches, how) in setups.items():
+        for name, (threads, workers, batches, beside, texts, how) in setups.items():
             torch.set_num_threads(threads)
-            e5._batches = batches
+            e5.workers, e5._batches, qa.embedding.EMBED_BATCH = workers, batches, texts
+            qa.embedding.ThreadPoolExecutor = ThreadPoolExecutor if beside else InTurn
             started = time.perf_counter()
             embed_passages(passages, embedder, how)
             rates[name].append(len(passages) / (time.perf_counter() - started))
