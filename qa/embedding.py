@@ -48,14 +48,16 @@ def embed_passages(
     late = _late(embedder, settings)
     total, done = _text_count(passages, embedder, settings), 0
 
-    counting = threading.Lock()
+    counting, caller = threading.Lock(), threading.get_ident()
 
     def step(n: int) -> None:
         nonlocal done
         with counting:
             done += n
-            if progress:
-                progress(done, total)
+        # Reported from the calling thread only: a caller's progress bar may belong to it (the
+        # chat's does: Streamlit draws only from the script's own thread).
+        if progress and threading.get_ident() == caller:
+            progress(done, total)
 
     def channel(encoder: Encoder, is_late: bool) -> Channel:
         if is_late:
@@ -72,6 +74,8 @@ def embed_passages(
         beside = [pool.submit(channel, e, lt) for e, lt in zip(further, further_late, strict=True)]
         channels = {main.key: channel(main, main_late)}
         channels.update((e.key, f.result()) for e, f in zip(further, beside, strict=True))
+    if progress and further:
+        progress(done, total)  # what the further encoders did after the main one was done
     return channels
 
 

@@ -68,15 +68,17 @@ class _Starting(HashingEncoder):
         return super().embed(texts, kind)
 
 
-def test_further_encoders_run_beside_the_main_one_and_progress_counts_every_text():
+def test_further_encoders_run_beside_the_main_one_and_progress_is_reported_in_the_callers_thread():
     started = threading.Event()
     embedder = type(hashing_embedder())((_Waiting(started), _Starting(started)), WordCounter(512))
     passages = _passages(embedder)
     seen: list[tuple[int, int]] = []
 
-    channels = embed_passages(
-        passages, embedder, Settings(max_tokens=512), lambda done, total: seen.append((done, total))
-    )
+    def progress(done: int, total: int) -> None:
+        assert threading.current_thread() is threading.main_thread()  # a chat's bar is its own
+        seen.append((done, total))
+
+    channels = embed_passages(passages, embedder, Settings(max_tokens=512), progress)
 
     sentences = sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
     total = 2 * (len(passages) + sentences)
