@@ -344,6 +344,35 @@ def feedback(r: Run, ranking: np.ndarray, weight: float, m: int, min_df: int) ->
     return weight * out
 
 
+def pairs(text: str) -> set[tuple[str, str]]:
+    """The ordered pairs of neighbouring terms of `text` (stopwords left out, as in `terms`)."""
+    t = terms(text)
+    return set(zip(t, t[1:], strict=False))
+
+
+@cache
+def passage_pairs(cname: str) -> list[set[tuple[str, str]]]:
+    return [pairs(p.search_text()) for p in set_index(cname).passages]
+
+
+def adjacency(r: Run, weight: float) -> np.ndarray:
+    """Phrases: the idf share of the question's neighbouring term pairs that a passage holds
+    as neighbours too (same language only), standing out like the lexical share."""
+    cname = runs()[r.name][0]
+    c, held = collection(cname), passage_pairs(cname)
+    same = r.asked.features.same_language
+    out = np.zeros(same.shape, np.float32)
+    for i, q in enumerate(r.asked.questions):
+        asked = {pair: c.lexical.idf(pair[0]) + c.lexical.idf(pair[1]) for pair in pairs(q.text)}
+        total = sum(asked.values())
+        if not total:
+            continue
+        share = np.array([sum(w for pair, w in asked.items() if pair in h) for h in held]) / total
+        share = np.where(same[i], share, 0.0)
+        out[i] = share - np.sort(share)[-2]
+    return weight * out
+
+
 # ---------------------------------------------------------------------------- tables
 
 
@@ -488,6 +517,8 @@ def main() -> None:
                 f"+ answer type ({where}) {x}",
                 extra=lambda r, s, x=x, where=where: answer_type(r, x, where),
             )
+    for x in (0.01, 0.02, 0.03, 0.05):
+        line(f"+ neighbouring term pairs {x}", extra=lambda r, s, x=x: adjacency(r, x))
     for m, min_df in ((3, 1), (5, 2), (10, 1)):
         for x in (0.02, 0.05):
             line(
