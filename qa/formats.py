@@ -165,6 +165,8 @@ def line_id(path: str, line: int) -> str:
 
 def split_id(article: str) -> tuple[str, int | None]:
     """(file, line) of an article id: the line of an export, or None for a whole file."""
+    if "#" not in article:  # a whole file, as most are (a line's id has one): no regex
+        return article, None
     match = _LINE_ID.fullmatch(article)
     return (match["file"], int(match["line"])) if match else (article, None)
 
