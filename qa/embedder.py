@@ -308,11 +308,13 @@ class SentenceTransformerEncoder:
             threads = torch.get_num_threads()
             # Threads take torch's thread count when they first run an op: these are new ones.
             torch.set_num_threads(1)
+            pool = ThreadPoolExecutor(workers)
             try:
-                with ThreadPoolExecutor(workers) as pool:
-                    for _ in pool.map(work, range(count)):  # longest first: short ones last
-                        pass
+                for _ in pool.map(work, range(count)):  # longest first: short ones last
+                    pass
             finally:
+                # On an error or Ctrl-C the batches not started are dropped, not run first.
+                pool.shutdown(cancel_futures=True)
                 torch.set_num_threads(threads)
 
     def _batches(self, texts: Sequence[str], kind: Kind) -> list[list[int]]:

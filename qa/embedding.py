@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 
 import numpy as np
 
@@ -48,10 +48,12 @@ def embed_passages(
     late = _late(embedder, settings)
     total, done = _text_count(passages, embedder, settings), 0
 
-    counting, caller = threading.Lock(), threading.get_ident()
+    counting, caller, stopped = threading.Lock(), threading.get_ident(), threading.Event()
 
     def step(n: int) -> None:
         nonlocal done
+        if stopped.is_set():  # the main encoder failed or was interrupted (Ctrl-C): stop too
+            raise CancelledError
         with counting:
             done += n
         # Reported from the calling thread only: a caller's progress bar may belong to it (the
@@ -72,7 +74,11 @@ def embed_passages(
     (main, *further), (main_late, *further_late) = embedder.encoders, late
     with ThreadPoolExecutor(max(1, len(further))) as pool:
         beside = [pool.submit(channel, e, lt) for e, lt in zip(further, further_late, strict=True)]
-        channels = {main.key: channel(main, main_late)}
+        try:
+            channels = {main.key: channel(main, main_late)}
+        except BaseException:
+            stopped.set()  # leaving waits for the others: until their current call ends
+            raise
         channels.update((e.key, f.result()) for e, f in zip(further, beside, strict=True))
     if progress and further:
         progress(done, total)  # what the further encoders did after the main one was done

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
+import pytest
 
+import qa.embedding
 from qa.articles import parse_article
 from qa.embedding import embed_passages
 from qa.index import Settings
@@ -85,3 +88,28 @@ def test_further_encoders_run_beside_the_main_one_and_progress_is_reported_in_th
     assert seen[-1] == (total, total)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert channels["use"].passages.shape == (len(passages), 64)
+
+
+def test_an_interrupted_main_encoder_stops_the_others_at_their_next_call(monkeypatch):
+    """Ctrl-C while e5 embeds: USE, beside it, stops after the call it is in, not after all
+    of its texts (which would keep `qa index` running for seconds after the key)."""
+    monkeypatch.setattr(qa.embedding, "EMBED_BATCH", 1)
+    started = threading.Event()
+
+    class Interrupted(HashingEncoder):
+        def embed(self, texts, kind):
+            started.wait(timeout=10)
+            raise KeyboardInterrupt
+
+    class Slow(_Starting):
+        def embed(self, texts, kind):
+            time.sleep(0.02)
+            return super().embed(texts, kind)
+
+    further = Slow(started)
+    embedder = type(hashing_embedder())((Interrupted(), further), WordCounter(512))
+    passages = _passages(embedder)
+    with pytest.raises(KeyboardInterrupt):
+        embed_passages(passages, embedder, Settings(max_tokens=512))
+    texts = len(passages) + sum(len(p.sentences) for p in passages if len(p.sentences) > 1)
+    assert 1 <= len(further.calls) <= 3 < texts
