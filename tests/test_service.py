@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from qa import service
 from qa.answer import Answer, Citation
 from qa.errors import IndexMissing
 from qa.passages import Passage
@@ -19,6 +20,7 @@ from qa.service import (
     ago,
     describe,
     format_date,
+    listed_articles,
     locate,
     rate,
     relevance,
@@ -26,6 +28,7 @@ from qa.service import (
     web_link,
 )
 from qa.sync import update_index
+from qa.text import normalize
 
 
 def passage(paragraph: int, start: int, text: str, section: str = "", article: str = "seeds/a.txt"):
@@ -240,3 +243,26 @@ def test_ask_in_no_article_finds_nothing(library):
     library.update()
     reply = library.ask("كم سعر الكيلوغرام من تمر الخلاص؟", articles=[])
     assert not reply.answer.answered and reply.sources == ()
+
+
+def test_finding_articles_folds_the_titles_once_per_status(monkeypatch):
+    """Every word must be in the title or file name, Arabic folded; the titles are folded at
+    the first search and not again at the next keystroke (200,000 of them take 0.5 s)."""
+    articles = {
+        "seeds/a/001.txt": "افتتاح مكتبة عامة جديدة",
+        "seeds/a/002.txt": "مكتبة الجامعة تغلق أبوابها",
+        "seeds/b/rain-alexandria.md": "Heavy rain floods the coastal road",
+    }
+    status = IndexStatus("m", "f", 0.0, articles, 3, {}, None)
+    folds = []
+    monkeypatch.setattr(service, "normalize", lambda t: folds.append(t) or normalize(t))
+
+    assert listed_articles(status, "مكتبه") == ["seeds/a/001.txt", "seeds/a/002.txt"]
+    assert len(folds) == 1 + len(articles)  # the search words, then every title once
+    assert listed_articles(status, "مكتبه عامه") == ["seeds/a/001.txt"]
+    assert listed_articles(status, "ALEXANDRIA") == ["seeds/b/rain-alexandria.md"]
+    assert listed_articles(status, "rain", chosen=["seeds/a/002.txt"]) == [
+        "seeds/a/002.txt",
+        "seeds/b/rain-alexandria.md",
+    ]
+    assert len(folds) == 1 + len(articles) + 3  # only the search words since
