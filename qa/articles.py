@@ -387,7 +387,7 @@ def article_files(seeds: Path, rejected: list[str] | None = None) -> dict[str, s
     def reject(path: str, why: str) -> None:
         if rejected is not None:
             inside = Path(os.path.relpath(path, seeds)).as_posix()
-            rejected.append(f"{shown}/{inside}: {why}; skipped")
+            rejected.append(f"{_printable(shown)}/{_printable(inside)}: {why}; skipped")
 
     found: dict[str, str] = {}  # real path -> the first path (sorted) that reaches it
     walked: set[str] = {root}  # real paths of folders, each walked once
@@ -426,6 +426,10 @@ def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, 
     outside, or unreadable and not article-named. `above`: the real paths of its folder and
     the folders above it."""
     is_article = os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
+    if _printable(entry.name) != entry.name:
+        # Bytes that are not UTF-8 (a name written in Windows-1256, say): such a path cannot
+        # be saved in the index, cited or shown. Renaming the file is the fix.
+        return "rejected", NOT_UTF8_NAME
     link = entry.is_symlink()
     try:
         mode = entry.stat().st_mode  # the target's, for a link (cached by scandir)
@@ -452,6 +456,17 @@ def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, 
     if not stat.S_ISREG(mode):
         return "rejected", f"{_kind(mode)}, not a file"
     return "file", real
+
+
+NOT_UTF8_NAME = (
+    "a name that is not UTF-8 (written in another encoding, e.g. Windows-1256): rename it, "
+    "e.g. convmv -f cp1256 -t utf-8 --notest NAME"
+)
+
+
+def _printable(name: str) -> str:
+    """`name` with what the file system gave as undecodable bytes shown as U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def _parts(path: str) -> list[str]:

@@ -52,6 +52,23 @@ def test_status_exit_code_says_whether_in_sync(run, project):
     )
 
 
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning_and_the_rest_indexed(run, project):
+    """An archive unpacked from Windows: a name in Windows-1256 bytes. It cannot be saved in
+    the index or cited, so it is skipped with a line saying to rename it (it crashed the
+    manifest's writing before); the other files are indexed and the index is then in sync."""
+    import os
+
+    name = os.fsdecode("خبر".encode("cp1256") + b".txt")  # bytes that are not UTF-8
+    (project / "seeds" / name).write_text("عنوان\n\nخبر عن الطقس.\n", encoding="utf-8")
+    (project / "seeds" / os.fsdecode(b"\xff-folder")).mkdir()
+    first = run("index")
+    assert first.exit_code == 0
+    assert "3 added, 0 changed, 0 removed, 0 unchanged" in first.output
+    assert first.output.count("a name that is not UTF-8") == 2
+    assert "seeds/\ufffd\ufffd\ufffd.txt" in first.output  # shown, never a traceback
+    assert run("status").exit_code == 0
+
+
 def test_ask_json_contract(run, project):
     run("index")
     result = run("ask", "--json", "متى تفتح المكتبة أبوابها؟")
