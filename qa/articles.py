@@ -420,6 +420,12 @@ def article_files(seeds: Path, rejected: list[str] | None = None) -> dict[str, s
     return dict(ordered)
 
 
+NOT_UTF8_NAME = (
+    "a name that is not UTF-8 (written in another encoding, e.g. Windows-1256): rename it, "
+    "e.g. convmv -f cp1256 -t utf-8 --notest NAME"
+)
+
+
 def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, str]:
     """What a folder entry under `root` is: ("file" | "folder", its real path), ("rejected",
     why), or ("ignored", "") for a file of another format reached through a link from
@@ -456,12 +462,6 @@ def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, 
     if not stat.S_ISREG(mode):
         return "rejected", f"{_kind(mode)}, not a file"
     return "file", real
-
-
-NOT_UTF8_NAME = (
-    "a name that is not UTF-8 (written in another encoding, e.g. Windows-1256): rename it, "
-    "e.g. convmv -f cp1256 -t utf-8 --notest NAME"
-)
 
 
 def _printable(name: str) -> str:
