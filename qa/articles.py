@@ -432,7 +432,7 @@ def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, 
     outside, or unreadable and not article-named. `above`: the real paths of its folder and
     the folders above it."""
     is_article = os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
-    if _printable(entry.name) != entry.name:
+    if not _is_utf8(entry.name):
         # Bytes that are not UTF-8 (a name written in Windows-1256, say): such a path cannot
         # be saved in the index, cited or shown. Renaming the file is the fix.
         return "rejected", NOT_UTF8_NAME
@@ -462,6 +462,15 @@ def _entry(entry: os.DirEntry, above: tuple[str, ...], root: str) -> tuple[str, 
     if not stat.S_ISREG(mode):
         return "rejected", f"{_kind(mode)}, not a file"
     return "file", real
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name with bytes the file system could not decode (kept as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _printable(name: str) -> str:
