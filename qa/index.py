@@ -3,6 +3,7 @@
 Layout of the index folder:
   manifest.json   format, settings, encoder stamps, segments (with their files' checksums),
                   articles (each with where its rows are: segment, first row, count), skipped
+  manifest.log    what each commit since manifest.json was written changed (qa/manifest.py)
   seg-<id>.*      the segments' rows, terms and vectors
   .writer.lock    held by the one writer (qa/lock.py)
 
@@ -10,9 +11,10 @@ A channel is the vectors of one encoder (qa/embedder.py): `main` ranks everythin
 searched through FAISS; the others add evidence for passages in another language
 (qa/ranking.py). An update writes a segment for the articles it embedded and a new manifest
 that points each changed article at its new rows; rows no article points at are dead, and a
-segment is merged away or deleted once it is mostly dead. A commit switches manifest.json by
-atomic rename: a crash at any moment leaves the previous index whole and usable, and a long
-`qa index` commits every few hundred passages, so an interrupted run keeps what it embedded.
+segment is merged away or deleted once it is mostly dead. A commit is one durable append to
+manifest.log (or a new manifest.json, switched by atomic rename): a crash at any moment leaves
+the previous index whole and usable, and a long `qa index` commits every few hundred passages,
+so an interrupted run keeps what it embedded.
 """
 
 from __future__ import annotations
@@ -128,6 +130,9 @@ class Index:
     skipped: dict[str, SkippedRecord]
     files: dict[str, FileStamp] = field(default_factory=dict)  # segment files, as committed
     file_stats: dict[str, FileStat] = field(default_factory=dict)  # article files, by path
+    # What the manifest files on disk say (qa/manifest.py's `Written`): the next commit
+    # appends what changed since to the manifest's log. None: it writes the whole manifest.
+    written: object | None = field(default=None, repr=False, compare=False)
     # The live rows, in order: each one's segment and row there, article and language.
     row_segment: np.ndarray = field(init=False, repr=False)
     row_local: np.ndarray = field(init=False, repr=False)
@@ -460,4 +465,5 @@ def committed(
         skipped=dict(skipped),
         files={} if old is None else dict(old.files),
         file_stats=dict(file_stats if file_stats is not None else old.file_stats if old else {}),
+        written=None if old is None else old.written,
     )

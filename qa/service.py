@@ -24,7 +24,7 @@ from qa.embedder import Embedder
 from qa.errors import SeedsMissing
 from qa.formats import http_url
 from qa.index import Index
-from qa.manifest import MANIFEST, load_index
+from qa.manifest import commit_stamp, load_index
 from qa.passages import Passage
 from qa.ranking import SHIPPED
 from qa.retrieve import Retriever
@@ -234,15 +234,10 @@ class Library:
     embedder: Embedder
     threshold: float | None = None  # below it "not found"; None: the model's calibrated default
     _retriever: Retriever | None = field(default=None, repr=False)
-    _loaded_manifest: int | None = field(default=None, repr=False)  # its mtime, to spot a new index
+    # The loaded index's commit stamp (qa/manifest.py), to spot a new commit.
+    _loaded_manifest: tuple[int, ...] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _comparison: _Comparison | None = field(default=None, repr=False)  # the last one, for reuse
-
-    def _manifest_mtime(self) -> int | None:
-        try:
-            return (self.config.index_dir / MANIFEST).stat().st_mtime_ns
-        except OSError:
-            return None
 
     @property
     def retriever(self) -> Retriever:
@@ -250,12 +245,12 @@ class Library:
 
         Raises IndexMissing, IndexDamaged or ModelMismatch.
         """
-        mtime = self._manifest_mtime()
-        if self._retriever is None or mtime != self._loaded_manifest:
+        on_disk = commit_stamp(self.config.index_dir)
+        if self._retriever is None or on_disk != self._loaded_manifest:
             with self._lock:
                 index = load_index(self.config.index_dir)
                 self._retriever = Retriever(index, self.embedder)
-                self._loaded_manifest = mtime
+                self._loaded_manifest = on_disk
         return self._retriever
 
     @property

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import qa.cli
 import qa.ranking
 from qa.cli import cli
+from qa.manifest import commit_stamp
 from tests.fakes import hashing_embedder
 
 
@@ -136,12 +137,12 @@ def test_very_long_question_is_truncated_with_a_notice(run):
 def test_errors_are_one_line_and_never_touch_the_index(run, project):
     assert run("ask", "سؤال؟").output.startswith("error: no index in embeddings: run `qa index`")
     run("index")
-    manifest = (project / "embeddings/manifest.json").read_bytes()
+    committed = commit_stamp(project / "embeddings")
     for path in (project / "seeds").iterdir():
         path.unlink()
     result = run("index")
     assert result.exit_code == 1 and "has no articles (.txt, .md, .html" in result.output
-    assert (project / "embeddings/manifest.json").read_bytes() == manifest
+    assert commit_stamp(project / "embeddings") == committed
 
 
 def test_index_of_another_model_is_a_clear_message(run, monkeypatch, project):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from qa.config import Config
 from qa.errors import ModelMismatch
 from qa.hubness import background_texts
 from qa.index import Index
-from qa.manifest import load_index
+from qa.manifest import load_index, read_manifest
 from qa.ranking import SHIPPED, Channel
 from qa.retrieve import Retriever, language_offsets
 from qa.sync import update_index
@@ -140,7 +139,7 @@ def test_the_index_stores_every_channel_aligned_with_the_rows(project):
         if len(p.sentences) == 1:  # a one-sentence passage reuses its passage vector
             expected = passage[None, :]
         assert np.allclose(sentences, expected, atol=1e-3)
-    manifest = json.loads((project / "embeddings" / "manifest.json").read_text())
+    manifest, _ = read_manifest(project / "embeddings")
     assert manifest["channels"]["use"]["fingerprint"] == "hash0007"
     assert any(name.endswith(".use-sentences.npy") for name in manifest["files"])
 
@@ -163,7 +162,7 @@ def test_an_update_carries_unchanged_articles_vectors_exactly_in_every_channel(p
     expected = use.embed([new], "passage")[0]
     assert np.allclose(channel_rows(after, "use")[new][0], expected, atol=1e-3)
     # Every segment file on disk is one the manifest names.
-    files = json.loads((project / "embeddings" / "manifest.json").read_text())["files"]
+    files = read_manifest(project / "embeddings")[0]["files"]
     assert {f.name for f in (project / "embeddings").glob("seg-*")} == set(files)
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 
 from qa.changes import diff, scan_seeds
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
-from qa.manifest import load_index
+from qa.manifest import commit_stamp, load_index, read_manifest
 from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
 
@@ -144,7 +143,7 @@ def test_damaged_index_is_detected_and_rebuilt(project, fake_embedder, damage):
     if damage == "manifest":
         (directory / "manifest.json").write_text('{"format": 1, "rows": [', encoding="utf-8")
     else:
-        files = json.loads((directory / "manifest.json").read_text())["files"]
+        files = read_manifest(directory)[0]["files"]
         [vectors] = [name for name in files if name.endswith(".main-passages.npy")]
         (directory / vectors).write_bytes(b"garbage")
     with pytest.raises(IndexDamaged, match="--rebuild"):
@@ -161,11 +160,11 @@ class Interrupting(HashingEncoder):
 
 def test_ctrl_c_mid_update_leaves_the_previous_index_usable(project, fake_embedder):
     build(project, fake_embedder)
-    before = (project / "embeddings" / "manifest.json").read_bytes()
+    before = commit_stamp(project / "embeddings")
     (project / "seeds/002_rain.md").write_text("# New\n\nA new paragraph.\n", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
         build(project, FakeEmbedder((Interrupting(),), WordCounter()))
-    assert (project / "embeddings" / "manifest.json").read_bytes() == before
+    assert commit_stamp(project / "embeddings") == before
     assert load_index(project / "embeddings").faiss.ntotal == 6
     assert not list((project / "embeddings").glob(".*tmp"))
 

@@ -27,7 +27,7 @@ from qa.changes import diff, scan_seeds
 from qa.cli import cli
 from qa.errors import EmptyQuestion, IndexBusy, IndexUnwritable
 from qa.lock import writer
-from qa.manifest import MANIFEST, load_index
+from qa.manifest import LOG, MANIFEST, commit_stamp, load_index, read_manifest
 from qa.retrieve import Retriever
 from qa.sync import update_index
 from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
@@ -45,8 +45,7 @@ def build(project: Path, embedder=None, **kw):
 
 def referenced(directory: Path) -> set[str]:
     """The files the committed manifest names, plus the manifest and the lock."""
-    files = set(json.loads((directory / MANIFEST).read_text())["files"])
-    return files | {MANIFEST, ".writer.lock"}
+    return set(read_manifest(directory)[0]["files"]) | {MANIFEST, LOG, ".writer.lock"}
 
 
 # ----------------------------------------------------------------------------- kill -9
@@ -63,7 +62,10 @@ from tests.fakes import hashing_embedder
 
 point, project = sys.argv[1], Path(sys.argv[2])
 die = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
-replace, saves, count = os.replace, np.save, [0]
+replace, append, count = os.replace, qa.manifest._append, [0]
+if point.startswith("whole-"):  # every commit writes a whole new manifest.json and log
+    qa.manifest.LOG_FLOOR = qa.manifest.LOG_SHARE = 0
+    point = point.removeprefix("whole-")
 
 def counting(when, n):
     def step(src, dst):
@@ -84,29 +86,44 @@ elif point == "mid-write":  # half a vector file on disk, then the kill
         fh.flush()
         die()
     np.save = half
+elif point == "mid-append":  # half the manifest's log line on disk, then the kill
+    def torn(path, line):
+        with path.open("ab") as fh:
+            fh.write(line[: len(line) // 2])
+        die()
+    qa.manifest._append = torn
+elif point == "after-append":
+    def appended(path, line):
+        append(path, line)
+        die()
+    qa.manifest._append = appended
 else:
     when, n = point.split("-")
     os.replace = counting(when, int(n))
 update_index(project / "seeds", project / "embeddings", hashing_embedder())
 """
-# One segment of five files (rows, text, terms, two vector files), then manifest.json: six
-# atomic renames.
+# One segment of five files (rows, text, terms, two vector files): five atomic renames; then
+# the commit, a line appended to manifest.log, or (whole-) manifest.json and its new, empty log
+# renamed into place.
 KILL_POINTS = [
     "after-embedding",
     "mid-write",
     "before-1",
     "after-1",
     "after-4",
-    "before-6",
-    "after-6",  # the manifest is switched; what it no longer names is not yet deleted
+    "mid-append",
+    "after-append",  # committed; what it no longer names is not yet deleted
+    "whole-before-6",
+    "whole-after-6",  # the new manifest.json is in place, its log is the old one's
+    "whole-after-7",
 ]
+COMMITTED = {"after-append", "whole-after-6", "whole-after-7"}
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_a_kill_at_any_step_of_an_update_leaves_an_index_that_answers(project, point):
     build(project)
     directory = project / "embeddings"
-    before = (directory / MANIFEST).read_bytes()
     (project / RAIN).write_text(NEW_RAIN, encoding="utf-8")
     child = subprocess.run(
         [sys.executable, "-c", KILLER, point, str(project), str(REPO)],
@@ -117,10 +134,9 @@ def test_a_kill_at_any_step_of_an_update_leaves_an_index_that_answers(project, p
     assert child.returncode == -9, child.stderr
     # The index is the old one or the new one, whole, and answers.
     index = load_index(directory)
-    switched = (directory / MANIFEST).read_bytes() != before
-    assert switched == (point == "after-6")
     texts = {p.text for p in index.passages}
-    assert ("The coastal road reopened on Wednesday after the floods." in texts) == switched
+    new = "The coastal road reopened on Wednesday after the floods." in texts
+    assert new == (point in COMMITTED)
     hits = Retriever(index, hashing_embedder()).search("متى تفتح المكتبة أبوابها؟", k=1)
     assert hits and hits[0].passage.article == "seeds/003_library.txt"
     # The next run finishes the job and leaves only what the manifest names.
@@ -224,7 +240,7 @@ def run(project, monkeypatch):
 
 def test_an_index_folder_that_cannot_be_written_is_one_line(run, project, monkeypatch):
     assert run("index").exit_code == 0
-    before = (project / "embeddings" / MANIFEST).read_bytes()
+    before = commit_stamp(project / "embeddings")
     (project / RAIN).write_text(NEW_RAIN, encoding="utf-8")
 
     def read_only(path, write):
@@ -237,7 +253,7 @@ def test_an_index_folder_that_cannot_be_written_is_one_line(run, project, monkey
         "error: cannot write the index in embeddings (Read-only file system); "
         "the previous index is untouched"
     ]
-    assert (project / "embeddings" / MANIFEST).read_bytes() == before
+    assert commit_stamp(project / "embeddings") == before
 
 
 def test_a_lock_that_cannot_be_taken_is_one_line(project, monkeypatch):
@@ -268,7 +284,7 @@ def test_a_link_out_of_seeds_is_skipped_with_one_line(run, project):
     warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "passwd.txt" in warnings[0] and "outside" in warnings[0]
     assert run("status").exit_code == 0
-    assert "passwd" not in json.dumps(json.loads((project / "embeddings" / MANIFEST).read_text()))
+    assert "passwd" not in json.dumps(read_manifest(project / "embeddings")[0])
 
 
 def test_an_oversized_article_is_skipped_and_the_rest_indexed(run, project):
