@@ -9,7 +9,13 @@ from qa.changes import diff, scan_seeds
 from qa.errors import IndexDamaged, IndexMissing, ModelMismatch, SeedsMissing
 from qa.manifest import commit_stamp, load_index, read_manifest
 from qa.sync import update_index
-from tests.fakes import FakeEmbedder, HashingEncoder, WordCounter, hashing_embedder
+from tests.fakes import (
+    FakeEmbedder,
+    HashingEncoder,
+    WordCounter,
+    cross_encoder,
+    hashing_embedder,
+)
 
 
 def build(project, embedder, **kw):
@@ -74,6 +80,42 @@ def test_update_embeds_only_what_changed(project, fake_embedder):
     # A second run with nothing changed embeds nothing.
     quiet = hashing_embedder()
     assert build(project, quiet).passages_embedded == 0 and quiet.main.calls == []
+
+
+def test_an_edited_paragraph_is_the_only_one_embedded_again(project):
+    """The other passages of a changed article read as before: they keep their vectors."""
+    story = project / "seeds/004_story.txt"
+    paragraphs = [
+        "افتتحت البلدية جسرا جديدا فوق النهر صباح الأحد.",
+        "وقال رئيس البلدية إن الجسر يختصر الطريق إلى السوق. وأضاف أن العمل استمر عامين.",
+        "The bridge cost twelve million dollars and took two years to build.",
+    ]
+    story.write_text("جسر جديد\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    embedder = hashing_embedder(cross_encoder())
+    build(project, embedder)
+    before = load_index(project / "embeddings")
+    hospital = "وقال رئيس البلدية إن الجسر يختصر الطريق إلى المستشفى."
+    paragraphs[1] = f"{hospital} وأضاف أن العمل استمر عامين."
+    story.write_text("جسر جديد\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    embedder = hashing_embedder(cross_encoder())
+    report = build(project, embedder)
+    assert report.changes.changed == ["seeds/004_story.txt"] and report.passages_embedded == 1
+    # The edited passage and its two sentences, by each encoder; nothing else.
+    edited = sorted([paragraphs[1], hospital, "وأضاف أن العمل استمر عامين."])
+    assert sorted(embedder.main.embedded) == sorted(embedder.encoder("use").embedded) == edited
+    after = load_index(project / "embeddings")
+    for name in ("main", "use"):
+        was, now = before.matrices(name), after.matrices(name)
+        for text in (paragraphs[0], paragraphs[2]):
+            i = next(i for i, p in enumerate(before.passages) if p.text == text)
+            j = next(j for j, p in enumerate(after.passages) if p.text == text)
+            assert (was[0][i] == now[0][j]).all()
+            assert (was[1][was[2][i] : was[2][i + 1]] == now[1][now[2][j] : now[2][j + 1]]).all()
+        j = next(j for j, p in enumerate(after.passages) if p.text == paragraphs[1])
+        expected = embedder.encoder(name).embed([paragraphs[1]], "passage")[0]
+        assert np.allclose(now[0][j], expected, atol=1e-3)  # stored as float16
+    assert [p.text for p in after.passages_of("seeds/004_story.txt")] == paragraphs
+    assert diff(after, scan_seeds(project / "seeds")).in_sync
 
 
 def test_status_lists_what_is_stale(project, fake_embedder):
