@@ -65,16 +65,21 @@ class Written:
 def load_index(directory: Path) -> Index:
     """Read the index in `directory`; IndexMissing if there is none, IndexDamaged if unreadable.
 
-    A writer may replace the index while it is read (and then delete what is no longer
-    referenced): a read that fails while manifest.json changed under it is simply done again.
+    A writer may commit while the index is read (and then delete what is no longer
+    referenced): a read during which the manifest or its log changed is done again, whether
+    it failed or gave what may be a state from before the commit (the manifest.json of one
+    moment with the log of another).
     """
     for _ in range(3):
         before = commit_stamp(directory)
         try:
-            return _load(directory)
+            index = _load(directory)
         except IndexDamaged:
             if commit_stamp(directory) == before:
                 raise
+            continue
+        if commit_stamp(directory) == before:
+            return index
     return _load(directory)
 
 

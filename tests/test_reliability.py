@@ -199,7 +199,11 @@ def test_a_writer_that_cannot_wait_refuses_in_one_line(project):
             build(project, wait=0)
 
 
-def test_readers_never_see_a_half_written_index(project):
+@pytest.mark.parametrize("commits", ["appended", "whole"])
+def test_readers_never_see_a_half_written_index(project, monkeypatch, commits):
+    if commits == "whole":  # every commit writes manifest.json and its log anew
+        monkeypatch.setattr(qa.manifest, "LOG_FLOOR", 0)
+        monkeypatch.setattr(qa.manifest, "LOG_SHARE", 0.0)
     build(project)
     directory = project / "embeddings"
     errors: list[Exception] = []
