@@ -8,6 +8,9 @@ Body paragraphs go through the plain-text chrome rules (`qa.chrome.chrome_reason
 Web pages: trafilatura finds the main text (no menus, ads, cookie banners, share bars, related
 links, comments, footers or scripts) and the page's title, date, site name and canonical URL.
 Each block of its output (paragraph, heading, list item, table row) is one paragraph.
+A page whose markup lacks most of the text that its schema.org JSON-LD declares (a JavaScript
+site's page saved as sent, a teaser) is read from that declaration instead (qa/jsonld.py), its
+paragraphs split as an export's text field is.
 
 JSON Lines exports: one JSON object per line, each an article (blank lines are ignored; a line
 that is not a JSON object with text is skipped with a warning). Recognised fields, the first
@@ -66,6 +69,7 @@ from qa.articles import (
 )
 from qa.chrome import chrome_reason
 from qa.errors import EmptyArticle, UnreadableArticle
+from qa.jsonld import declared_article
 from qa.text import has_words
 
 if TYPE_CHECKING:
@@ -119,6 +123,11 @@ _TRAFILATURA = {
         "outputformat": "%Y-%m-%d",
     },
 }
+
+# A page whose markup holds less than this share of the paragraphs its JSON-LD declares (and
+# less text) is read from the declaration (qa/jsonld.py): a JavaScript site's page saved as
+# sent, or a teaser.
+DECLARED_SHARE = 0.5
 
 # Tags of trafilatura's XML output that run inside a paragraph; every other tag is a block.
 _INLINE_TAGS = frozenset({"hi", "ref", "del", "graphic", "span"})
@@ -215,23 +224,43 @@ def read_html(path: str, raw: bytes) -> Article:
         # trafilatura turns its own parse failures into None; anything that still escapes
         # (lxml on a malformed page) gets the one-line message all bad files get.
         raise UnreadableArticle(f"{path}: cannot be parsed as a web page ({exc})") from exc
+    blocks = list(_walk(doc.body)) if doc is not None and doc.body is not None else []
+    title, url, date, site = (doc.title, doc.url, doc.date, doc.sitename) if doc else (None,) * 4
+    declared = declared_article(html)
+    paragraphs = _text_paragraphs(declared.body) if declared else []
+    if declared and _mostly_missing(paragraphs, blocks):
+        # The text is in the page's JSON-LD, not (or only in part) in its markup.
+        blocks = [_Block(p, "text") for p in paragraphs]
+        title = declared.title if isinstance(declared.title, str) else title
+        url = url or declared.url
+        date = date or declared.published
+        site = site or (declared.site if isinstance(declared.site, str) else None)
     article = None
-    if doc is not None and doc.body is not None:
+    if blocks:
         article = _build(
             path,
             sha256=hashlib.sha256(raw).hexdigest(),
             encoding=encoding,
-            title=doc.title,
-            blocks=list(_walk(doc.body)),
-            url=http_url(doc.url),
-            published=_iso_date(doc.date),
-            site=_one_line(doc.sitename),
+            title=title,
+            blocks=blocks,
+            url=http_url(url),
+            published=_iso_date(date),
+            site=_one_line(site),
         )
     if article is None:
         raise EmptyArticle(
             f"{path}: no article text found in the page (only menus, links or chrome)"
         )
     return article
+
+
+def _mostly_missing(declared: list[str], blocks: list[_Block]) -> bool:
+    """Whether the markup's text is shorter than the declared paragraphs and holds less than
+    DECLARED_SHARE of them: a page whose JSON-LD declares a summary keeps its markup."""
+    markup = _fold(" ".join(b.text for b in blocks))
+    total = sum(len(p) for p in declared)
+    held = sum(len(p) for p in declared if _fold(p) in markup)
+    return held < DECLARED_SHARE * total and len(markup) < total
 
 
 def _decode_html(raw: bytes, path: str) -> tuple[str, str]:
