@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qa.changes import diff, scan_seeds
-from qa.errors import EmptyArticle
+from qa.errors import EmptyArticle, QAError
 from qa.formats import read_html
 from qa.jsonld import declared_article
 from qa.manifest import load_index
@@ -108,3 +110,36 @@ def test_a_json_ld_page_in_seeds_is_indexed_and_cited_exactly(tmp_path):
     assert hits[0].passage.text == FOUNDED and hits[0].passage.paragraph == 3
     source = read_html("seeds/alliance.html", (seeds / "alliance.html").read_bytes()).text
     assert source[hits[0].passage.start : hits[0].passage.end] == FOUNDED
+
+
+ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+DECLARATIONS = st.recursive(
+    st.fixed_dictionaries(
+        {
+            "@type": st.sampled_from(["NewsArticle", "Article", ["schema:NewsArticle"], "X", 3]),
+            "articleBody": st.one_of(
+                st.text(max_size=200), st.lists(st.text(max_size=40), max_size=4), ANY
+            ),
+        },
+        optional={"headline": ANY, "publisher": ANY, "datePublished": ANY, "url": ANY},
+    ),
+    lambda children: st.fixed_dictionaries({"@graph": st.lists(children, max_size=3)}),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DECLARATIONS, st.sampled_from(['<div id="app"></div>', f"<p>{ENDED}</p>", ""]))
+def test_any_declaration_gives_a_well_formed_article_or_one_line_error(declaration, markup):
+    try:
+        article = read_html("seeds/fuzz.html", app_page(declaration, markup=markup))
+    except QAError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert_well_formed(article)
