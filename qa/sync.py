@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,8 +20,8 @@ import numpy as np
 from qa import lock
 from qa.articles import Article
 from qa.changes import Changes, Reading, diff, file_of, read_files, scan_seeds
-from qa.embedder import Embedder, EncoderStamp
-from qa.embedding import Embedded, Embedding, Progress, embed_locally, embed_passages
+from qa.embedder import Embedder
+from qa.embedding import Embedding, Progress, embed_locally, embed_passages
 from qa.errors import (
     IndexDamaged,
     IndexMissing,
@@ -39,6 +39,7 @@ from qa.index import (
 )
 from qa.manifest import load_index, remove_unreferenced, save_index
 from qa.passages import Passage, make_passages
+from qa.reuse import plan_reuse, reusing
 from qa.segment import Segment
 
 # A long `qa index` embeds this many passages at a time and commits what it has every
@@ -299,14 +300,13 @@ def _update(
     reading = read_files(changes.added + changes.changed, files, old)
     records, fresh = cut_articles(reading.articles, embedder, settings, reading.file_sha256)
     reading.articles.clear()  # their passages hold what is needed of them: half the memory
-    kept = _kept_passages(old, fresh, settings)
     articles, skipped = _staying(old, files, changes, reading, records)
     if not articles and not records:
         raise SeedsMissing(
             f"none of the {len(files)} article file(s) in {seeds} could be indexed: "
             + "; ".join(plan.warnings + reading.warnings)
         )
-    _embed_and_commit(
+    embedded = _embed_and_commit(
         old,
         directory,
         settings,
@@ -317,114 +317,16 @@ def _update(
         articles,
         skipped,
         progress,
-        _reusing(embedding, kept, embedder.stamps()),
+        embedding,
     )
     return UpdateReport(
         changes=changes,
-        passages_embedded=len(fresh) - len(kept),
+        passages_embedded=embedded,
         seconds=time.perf_counter() - started,
         warnings=plan.warnings + reading.warnings,
         rebuilt=rebuild or plan.damaged,
         skipped=sorted(reading.unread),
     )
-
-
-@dataclass(frozen=True)
-class Kept:
-    """Where the vectors of a passage already are: row `row` of `segment`."""
-
-    segment: Segment
-    row: int
-
-
-def _kept_passages(old: Index | None, fresh: list[Passage], settings: Settings) -> dict[int, Kept]:
-    """The passages of changed articles that read exactly as in the article's indexed version
-    (text, subheading, the title where the model reads it, sentences), by `id()`, with where
-    their vectors are: an edit to one paragraph of a long article re-embeds that paragraph, and
-    the article's other passages keep the vectors they had (the same values: float16 read and
-    stored again)."""
-    if old is None:
-        return {}
-    segments = {s.id: s for s in old.segments}
-    by_article: dict[str, list[Passage]] = {}
-    for p in fresh:
-        by_article.setdefault(p.article, []).append(p)
-    kept: dict[int, Kept] = {}
-    for path, passages in by_article.items():
-        record = old.articles.get(path)
-        if record is None:
-            continue
-        segment = segments[record.segment]
-        before: dict[tuple, int] = {}
-        for row in range(record.first, record.first + record.passages):
-            before.setdefault(_reads(segment.passage(row, record.title, path), settings), row)
-        for p in passages:
-            row = before.get(_reads(p, settings))
-            if row is not None:
-                kept[id(p)] = Kept(segment, row)
-    return kept
-
-
-def _reads(p: Passage, settings: Settings) -> tuple:
-    """What decides a passage's vectors: what each encoder reads of it."""
-    return p.embed_text(settings.with_title), p.text, p.sentences
-
-
-def _reusing(
-    embedding: Embedding, kept: dict[int, Kept], stamps: dict[str, EncoderStamp]
-) -> Embedding:
-    """`embedding`, handed only the passages not `kept`, its batches completed with the kept
-    passages' vectors, in order."""
-    if not kept:
-        return embedding
-
-    def embed(
-        batches: Sequence[list[Passage]],
-        embedder: Embedder,
-        settings: Settings,
-        progress: Progress | None,
-    ) -> Embedded:
-        todo = [[p for p in batch if id(p) not in kept] for batch in batches]
-        inner = embedding(todo, embedder, settings, progress)
-        try:
-            for batch, (_, channels) in zip(batches, inner, strict=True):
-                yield batch, _completed(batch, channels, kept, stamps) if batch else channels
-        finally:
-            inner.close()
-
-    return embed
-
-
-def _completed(
-    batch: list[Passage],
-    channels: dict[str, Channel],
-    kept: dict[int, Kept],
-    stamps: dict[str, EncoderStamp],
-) -> dict[str, Channel]:
-    """Every channel's vectors of `batch`: the embedded passages' from `channels` (which hold
-    them in order), the kept ones' from where they are."""
-    out = {}
-    for name, stamp in stamps.items():
-        passages, sentences, at, sentence_at = [], [], 0, 0
-        for p in batch:
-            where = kept.get(id(p))
-            if where is None:
-                embedded, count = channels[name], len(p.sentences)
-                passages.append(embedded.passages[at])
-                sentences.append(embedded.sentences[sentence_at : sentence_at + count])
-                at, sentence_at = at + 1, sentence_at + count
-            else:
-                segment, row = where.segment, where.row
-                vectors = segment.channels[name]
-                passages.append(vectors.passages[row : row + 1][0])
-                a, b = segment.sentence_rows[row], segment.sentence_rows[row + 1]
-                sentences.append(vectors.sentences[a:b])
-        out[name] = Channel(
-            stamp,
-            np.stack(passages).astype(np.float32),
-            np.concatenate(sentences).astype(np.float32),
-        )
-    return out
 
 
 def _staying(
@@ -468,18 +370,20 @@ def _embed_and_commit(
     skipped: Mapping[str, SkippedRecord],
     progress: Progress | None,
     embedding: Embedding,
-) -> None:
+) -> int:
     """Embed `fresh` in batches and commit what is embedded every COMMIT_SECONDS (and at the
     end): often enough that a kill loses little, seldom enough that writing the manifest stays
     a small part of the work. Until its new version is committed, a changed article answers
-    with its old one."""
+    with its old one. Passages that read as ones already embedded take their vectors
+    (qa/reuse.py). Returns how many passages were embedded."""
     previous = {} if old is None else old.articles
     waiting = {p: previous[p] for p in records if p in previous and p not in articles}
     index, stamps = old, embedder.stamps()
     batches = _batches(fresh, COMMIT_PASSAGES) or [[]]
+    reuse = plan_reuse(old, fresh, batches, settings)
     pending: list[tuple[list[Passage], dict[str, Channel]]] = []
     last_commit = time.monotonic()
-    embedded = embedding(batches, embedder, settings, progress)
+    embedded = reusing(embedding, reuse, stamps)(batches, embedder, settings, progress)
     # Closed even when a commit fails, so an engine it started (qa/cluster.py) stops now.
     with contextlib.closing(embedded):
         for n, (batch, channels) in enumerate(embedded):
@@ -516,3 +420,4 @@ def _embed_and_commit(
                     {p: index.articles[p] for p in records_now if p in index.articles}
                 )
             last_commit = time.monotonic()
+    return len(fresh) - len(reuse)

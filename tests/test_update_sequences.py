@@ -4,7 +4,9 @@ Hypothesis draws the edits (articles added, paragraphs edited, added or dropped,
 removed or only touched), and whether commits append to manifest.log or write it whole; after
 each update the index must be in sync with seeds/, its manifest (manifest.json and its log)
 must say what the index holds, and at the end every passage must have the rows and the exact
-vectors of a build from nothing.
+vectors of a build from nothing that embeds every passage itself (the articles share
+paragraphs, so passages are kept from their article's last version and copied from each other
+all along: qa/reuse.py).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa.manifest
+import qa.reuse
+import qa.sync
 from qa.changes import diff, scan_seeds
 from qa.manifest import load_index, read_manifest
+from qa.reuse import Reuse
 from qa.sync import update_index
 from tests.fakes import cross_encoder, hashing_embedder
 
@@ -35,15 +40,23 @@ PARAGRAPHS = [
 ]
 NAMES = ["a.txt", "b.txt", "c.md", "news/d.txt"]
 
+# Updates, each after one to three edits (several articles changed at once share paragraphs:
+# copies within one run), and whether its commits write the manifest whole.
 edits = st.lists(
     st.tuples(
-        st.sampled_from(["write", "edit", "append", "drop", "remove", "touch"]),
-        st.sampled_from(NAMES),
-        st.integers(0, len(PARAGRAPHS) - 1),
-        st.booleans(),  # this update's commits write the manifest whole
+        st.lists(
+            st.tuples(
+                st.sampled_from(["write", "edit", "append", "drop", "remove", "touch"]),
+                st.sampled_from(NAMES),
+                st.integers(0, len(PARAGRAPHS) - 1),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        st.booleans(),
     ),
     min_size=1,
-    max_size=8,
+    max_size=6,
 )
 
 
@@ -84,21 +97,26 @@ def rows(directory: Path) -> dict[tuple, tuple]:
 
 
 @settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(edits=edits)
-def test_any_sequence_of_updates_equals_a_build_from_nothing(edits, monkeypatch):
+@given(edits=edits, batch=st.sampled_from([1, 3, 512]), held=st.sampled_from([0, 1, 20_000]))
+def test_any_sequence_of_updates_equals_a_build_from_nothing(edits, batch, held, monkeypatch):
+    # Batches of a passage or a few: copies come from earlier batches, held in memory (or not,
+    # past `held` originals at once).
+    monkeypatch.setattr(qa.sync, "COMMIT_PASSAGES", batch)
+    monkeypatch.setattr(qa.reuse, "MAX_HELD", held)
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
         seeds, directory = project / "seeds", project / "embeddings"
         apply(seeds, "write", "a.txt", 0, 0)
         update_index(seeds, directory, hashing_embedder(cross_encoder()))
-        for version, (edit, name, n, whole) in enumerate(edits, 1):
-            apply(seeds, edit, name, n, version)
+        for version, (changes, whole) in enumerate(edits, 1):
+            for edit, name, n in changes:
+                apply(seeds, edit, name, n, version)
             if not any(seeds.rglob("*.*")):
-                apply(seeds, "write", "a.txt", n, version)
+                apply(seeds, "write", "a.txt", version % len(PARAGRAPHS), version)
             monkeypatch.setattr(qa.manifest, "LOG_FLOOR", 0 if whole else 1 << 20)
             monkeypatch.setattr(qa.manifest, "LOG_SHARE", 0.0 if whole else 0.5)
             update_index(seeds, directory, hashing_embedder(cross_encoder()))
@@ -109,6 +127,8 @@ def test_any_sequence_of_updates_equals_a_build_from_nothing(edits, monkeypatch)
             assert json.loads(qa.manifest._json(said)) == json.loads(
                 qa.manifest._json(whole_manifest)
             )
+        # A build from nothing that embeds every passage itself: nothing kept or copied.
+        monkeypatch.setattr(qa.sync, "plan_reuse", lambda *_: Reuse())
         fresh = project / "fresh"
         update_index(seeds, fresh, hashing_embedder(cross_encoder()))
         assert rows(directory) == rows(fresh)
