@@ -21,8 +21,9 @@ from qa.errors import EmptyArticle, UnreadableArticle
 from qa.text import LINE_BREAK, has_words, line_spans, trim_span
 
 # What find_articles collects; a new format is one more suffix here and a reader for it in
-# qa/formats.py (`load_file`). Plain text and Markdown are read here, web pages and JSON Lines
-# exports there. Any other file in seeds/ gets a "not a supported format" line.
+# qa/formats.py (`load_file`). Plain text and Markdown are read here, web pages (qa/pages.py)
+# and JSON Lines exports (qa/exports.py) there. Any other file in seeds/ gets a "not a
+# supported format" line.
 ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 
 # A news article is 10-50 KB of text; 5 MB is a hundred times the longest of them, so only

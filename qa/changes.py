@@ -1,7 +1,7 @@
 """What changed in seeds/ since the index was made, and reading the files that changed.
 
 Files and articles: a text file or a web page is one article, named by its path; a JSON Lines
-export is one article per line, named `<path>#L<line>` (qa/formats.py), so that a citation
+export is one article per line, named `<path>#L<line>` (qa/exports.py), so that a citation
 points at a line the reader can open. Changes are found per file, by content hash, and a file
 whose size and modification time are those recorded at the last comparison is not read at all.
 When an export changed, its lines are matched with the lines indexed from it before by the hash

@@ -4,7 +4,7 @@ News sites built as JavaScript applications send the article inside a
 `<script type="application/ld+json">` block (schema.org `NewsArticle`: `headline`,
 `articleBody`, `datePublished`, `publisher`) and put it into the page in the browser: a page
 saved as the server sent it (wget, curl, a scraper) holds menus and an empty element where the
-text goes. qa/formats.py reads such a page from its declaration (`declared_article`) when the
+text goes. qa/pages.py reads such a page from its declaration (`declared_article`) when the
 markup holds less than half of the declared text. As in a scraper's export, the declared text
 is data: markup written in it stays literal.
 """

@@ -394,7 +394,7 @@ def format_date(published: str | None, language: str) -> str | None:
 def web_link(url: str | None) -> str | None:
     """`url` when it is an absolute http(s) address, the only kind a card links to; else None.
 
-    The readers' rule (qa/formats.py), applied again when drawing: an index made by another
+    The readers' rule (qa/blocks.py), applied again when drawing: an index made by another
     version, or edited by hand, must not put a javascript: link on the page.
     """
     return http_url(url)

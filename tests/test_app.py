@@ -365,10 +365,10 @@ def test_an_arabic_question_gets_the_date_in_arabic(news):
 
 
 def test_an_address_that_is_not_http_is_shown_as_text(news, monkeypatch):
-    import qa.formats
+    import qa.exports
 
     # The readers drop such addresses; an index written otherwise must still not link them.
-    monkeypatch.setattr(qa.formats, "http_url", lambda value: value)
+    monkeypatch.setattr(qa.exports, "http_url", lambda value: value)
     reply = last_reply(ask(start(), "What did the attacker type into the search form?"))
     html = markup(reply)
     card = html[html.index("seeds/export.jsonl#L6") :]

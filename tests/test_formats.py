@@ -1,4 +1,4 @@
-"""Saved web pages and JSON Lines exports -> Articles (qa/formats.py)."""
+"""Saved web pages and JSON Lines exports -> Articles (qa/pages.py, qa/exports.py)."""
 
 from __future__ import annotations
 
