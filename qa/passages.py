@@ -7,6 +7,7 @@ and every passage still satisfies `article.text[start:end] == text`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,15 @@ class Passage:
         context = [self.title] if with_title and self.title else []
         context += [self.section] if self.section else []
         return "\n".join([*context, self.text])
+
+    def reads(self, with_title: bool = False) -> bytes:
+        """A 128-bit digest of what every encoder reads of the passage (its embedded text and
+        its sentences): equal digests, equal vectors (qa/reuse.py)."""
+        key = hashlib.blake2b(
+            self.embed_text(with_title).encode("utf-8", "surrogatepass"), digest_size=16
+        )
+        key.update(repr((len(self.text), self.sentences)).encode())
+        return key.digest()
 
     def search_text(self) -> str:
         """What lexical search reads: the passage under its title and subheading, which name

@@ -1,20 +1,20 @@
 """Vectors an update need not compute: passages that read exactly as ones it already has.
 
-Two kinds, both found before embedding starts (`plan_reuse`), both given the very values the
+Three kinds, all found before embedding starts (`plan_reuse`), all given the very values the
 encoders gave the first time (float16 as stored, or the float32 of the same run):
   kept    a passage of a changed article that reads as in the article's indexed version:
           editing one paragraph of a long article re-embeds that paragraph only;
+  found   a passage that reads as any row the index holds (each segment keeps a digest of
+          what its rows read): a story republished word for word by another site, days later;
   copies  a passage that reads as one embedded earlier in the same run: news sites republish
-          wire stories and each other's articles word for word, and an archive holds every
-          copy. The copy takes its original's vectors, from the same batch or, held in memory
-          until the last copy is served, from an earlier one.
+          wire stories and each other's articles, and an archive holds every copy. The copy
+          takes its original's vectors, from the same batch or, held in memory until the last
+          copy is served, from an earlier one.
 What "reads" means: the text, its subheading, the title where the model reads it, and the
-sentences: what every encoder is given.
-"""
+sentences: what every encoder is given (`Passage.reads`)."""
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,6 +60,8 @@ def plan_reuse(
 ) -> Reuse:
     """What of `fresh` (cut in `batches`, in order) is kept or copied rather than embedded."""
     reuse = Reuse(kept=_kept(old, fresh, settings))
+    if not settings.with_title:  # a segment's digests leave the title out
+        reuse.kept.update(_found(old, fresh, reuse.kept))
     first: dict[bytes, tuple[Passage, int]] = {}
     # Originals with copies in later batches: (its batch, it, [(batch, copy)...]).
     later: dict[int, tuple[int, Passage, list[tuple[int, Passage]]]] = {}
@@ -114,13 +116,27 @@ def _kept(old: Index | None, fresh: list[Passage], settings: Settings) -> dict[i
 
 
 def _reads(p: Passage, settings: Settings) -> bytes:
-    """What decides a passage's vectors (what each encoder reads of it), as a 128-bit digest:
-    an archive's worth of them fits in memory."""
-    key = hashlib.blake2b(
-        p.embed_text(settings.with_title).encode("utf-8", "surrogatepass"), digest_size=16
-    )
-    key.update(repr((len(p.text), p.sentences)).encode())
-    return key.digest()
+    return p.reads(settings.with_title)
+
+
+def _found(old: Index | None, fresh: list[Passage], kept: dict[int, Kept]) -> dict[int, Kept]:
+    """The passages not `kept` that read as a row of any of `old`'s segments (by the digests
+    a segment keeps of its rows), with that row: a copy of a paragraph indexed before."""
+    wanted = [p for p in fresh if id(p) not in kept]
+    segments = [s for s in (old.segments if old else []) if s.reads is not None and s.rows]
+    if not wanted or not segments:
+        return {}
+    digests = np.frombuffer(b"".join(p.reads() for p in wanted), np.uint64).reshape(-1, 2)
+    found: dict[int, Kept] = {}
+    for segment in segments:
+        order = np.argsort(segment.reads[:, 0], kind="stable")
+        keys = segment.reads[order, 0]
+        at = np.minimum(np.searchsorted(keys, digests[:, 0]), len(keys) - 1)
+        rows = order[at]
+        same = (segment.reads[rows] == digests).all(axis=1)
+        for i in np.flatnonzero(same).tolist():
+            found.setdefault(id(wanted[i]), Kept(segment, int(rows[i])))
+    return found
 
 
 def reusing(embedding: Embedding, reuse: Reuse, stamps: dict[str, EncoderStamp]) -> Embedding:

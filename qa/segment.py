@@ -80,6 +80,10 @@ class Segment:
     # The terms by row turned around (saved, or sorted once when first asked for).
     load_postings: Callable[[], Postings] | None = field(repr=False, default=None)
     _postings: Postings | None = field(repr=False, default=None)
+    # uint64 (rows x 2) per row: `Passage.reads()`, what the encoders read of it (title left
+    # out), so that an update finds a passage it has already embedded (qa/reuse.py). None for
+    # a segment written before they were kept, until a merge rewrites its rows.
+    reads: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def rows(self) -> int:
@@ -163,6 +167,7 @@ class Segment:
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, langs) for name, c in channels.items()},
             _text=texts.__getitem__,
+            reads=_digests([p.reads() for p in passages]),
         )
 
     @classmethod
@@ -172,7 +177,7 @@ class Segment:
         articles: list[str] = []
         number: dict[str, int] = {}
         fields: dict[str, list] = {k: [] for k in ("article", "paragraph", "start", "end", "lang")}
-        sentences, counts, texts, terms = [], [], [], []
+        sentences, counts, texts, terms, reads = [], [], [], [], []
         # Vectors are copied into arrays of the final size (float16, as written): a merge
         # holds one copy of what it merges, not a list of pieces and then their concatenation.
         first = parts[0][0]
@@ -198,6 +203,12 @@ class Segment:
             sentences.append(segment.sentences[:, spans])
             counts.append(b - a)
             texts += [segment.text(int(r)) for r in rows]
+            # A segment written before digests were kept gets them now, from its rows.
+            reads.append(
+                _digests([segment.passage(int(r), "").reads() for r in rows])
+                if segment.reads is None
+                else segment.reads[rows]
+            )
             terms.append(segment.terms.take(rows))
             for name, c in segment.channels.items():
                 vectors[name][0][at : at + len(rows)] = c.passages[rows]
@@ -221,6 +232,7 @@ class Segment:
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, lang) for name, c in channels.items()},
             _text=texts.__getitem__,
+            reads=np.concatenate(reads),
         )
 
     # ------------------------------------------------------------------ disk
@@ -250,6 +262,7 @@ class Segment:
             "sentence_rows": self.sentence_rows,
             "text_offsets": offsets,
             **{f"sums-{name}": sums for name, sums in self.lang_sums.items()},
+            **({} if self.reads is None else {"reads": self.reads}),
         }
         prefix = directory / f"seg-{self.id}"
         write(Path(f"{prefix}.rows.npz"), lambda fh: np.savez(fh, **rows))
@@ -310,6 +323,7 @@ class Segment:
             _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
             directory=directory,
             load_postings=load_postings,
+            reads=rows.get("reads"),
         )
 
 
@@ -395,6 +409,11 @@ class RowFile:
         for i, row in enumerate(rows.tolist()):
             out[i] = self._read(row, row + 1)[0]
         return out
+
+
+def _digests(digests: list[bytes]) -> np.ndarray:
+    """16-byte digests as a (n, 2) uint64 array."""
+    return np.frombuffer(b"".join(digests), np.uint64).reshape(-1, 2).copy()
 
 
 def _sentence_count(segment: Segment, rows: np.ndarray) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import qa.reuse
+import qa.segment
 import qa.sync
 from qa.manifest import load_index
 from qa.reuse import Reuse
@@ -74,3 +75,36 @@ def test_originals_held_for_later_batches_are_bounded(tmp_path, monkeypatch):
     assert report.passages_embedded == 3  # a, b, and c's ROAD again
     without_reuse(seeds, tmp_path / "each", monkeypatch)
     assert vectors(tmp_path / "embeddings") == vectors(tmp_path / "each")
+
+
+def test_a_paragraph_indexed_before_is_found_and_not_embedded_again(tmp_path, monkeypatch):
+    seeds = tmp_path / "seeds"
+    write(seeds, "a.txt", FOUNDED, ENDED)
+    update_index(seeds, tmp_path / "embeddings", hashing_embedder(cross_encoder()))
+    write(seeds, "b.txt", ROAD, ENDED)  # days later, another site republishes a paragraph
+    embedder = hashing_embedder(cross_encoder())
+    report = update_index(seeds, tmp_path / "embeddings", embedder)
+    assert report.passages_embedded == 1 and embedder.main.embedded == [ROAD]
+    without_reuse(seeds, tmp_path / "each", monkeypatch)
+    assert vectors(tmp_path / "embeddings") == vectors(tmp_path / "each")
+
+
+def test_segments_written_before_digests_gain_them_when_merged(tmp_path, monkeypatch):
+    seeds, directory = tmp_path / "seeds", tmp_path / "embeddings"
+    write(seeds, "a.txt", FOUNDED, ENDED)
+    with monkeypatch.context() as m:  # an index written before segments kept digests
+        m.setattr(qa.segment, "_digests", lambda _: None)
+        update_index(seeds, directory, hashing_embedder(cross_encoder()))
+    assert [s.reads for s in load_index(directory).segments] == [None]
+    write(seeds, "b.txt", ROAD, ENDED)
+    monkeypatch.setattr(qa.sync, "MAX_SEGMENTS", 1)  # the two segments are merged at once
+    report = update_index(seeds, directory, hashing_embedder(cross_encoder()))
+    assert report.passages_embedded == 2  # ENDED not found: its segment had no digests
+    [merged] = load_index(directory).segments
+    assert merged.reads is not None and len(merged.reads) == 4
+    write(seeds, "c.txt", FOUNDED, LIBRARY, ROAD)  # found in both parts of the merge
+    embedder = hashing_embedder(cross_encoder())
+    assert update_index(seeds, directory, embedder).passages_embedded == 1
+    assert embedder.main.embedded == [LIBRARY]
+    without_reuse(seeds, tmp_path / "each", monkeypatch)
+    assert vectors(directory) == vectors(tmp_path / "each")

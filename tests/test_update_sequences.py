@@ -106,6 +106,7 @@ def test_any_sequence_of_updates_equals_a_build_from_nothing(edits, batch, held,
     # Batches of a passage or a few: copies come from earlier batches, held in memory (or not,
     # past `held` originals at once).
     monkeypatch.setattr(qa.sync, "COMMIT_PASSAGES", batch)
+    monkeypatch.setattr(qa.sync, "MAX_SEGMENTS", 2 if batch == 3 else 16)  # merged often, or not
     monkeypatch.setattr(qa.reuse, "MAX_HELD", held)
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
