@@ -82,12 +82,20 @@ class Segment:
     _postings: Postings | None = field(repr=False, default=None)
     # uint64 (rows x 2) per row: `Passage.reads()`, what the encoders read of it (title left
     # out), so that an update finds a passage it has already embedded (qa/reuse.py). None for
-    # a segment written before they were kept, until a merge rewrites its rows.
-    reads: np.ndarray | None = field(repr=False, default=None)
+    # a segment written before they were kept, until a merge rewrites its rows. Read from disk
+    # only when an update asks (`reads`): a question never needs them.
+    _reads: np.ndarray | None = field(repr=False, default=None)
+    _load_reads: Callable[[], np.ndarray | None] | None = field(repr=False, default=None)
 
     @property
     def rows(self) -> int:
         return len(self.article)
+
+    @property
+    def reads(self) -> np.ndarray | None:
+        if self._load_reads is not None:
+            self._reads, self._load_reads = self._load_reads(), None
+        return self._reads
 
     @property
     def terms(self) -> TermCounts:
@@ -167,7 +175,7 @@ class Segment:
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, langs) for name, c in channels.items()},
             _text=texts.__getitem__,
-            reads=_digests([p.reads() for p in passages]),
+            _reads=_digests([p.reads() for p in passages]),
         )
 
     @classmethod
@@ -232,7 +240,7 @@ class Segment:
             channels=channels,
             lang_sums={name: _lang_sums(c.passages, lang) for name, c in channels.items()},
             _text=texts.__getitem__,
-            reads=np.concatenate(reads),
+            _reads=np.concatenate(reads),
         )
 
     # ------------------------------------------------------------------ disk
@@ -285,7 +293,11 @@ class Segment:
         """Open a segment written by `write`; vectors and text stay on disk until used."""
         prefix = directory / f"seg-{id}"
         with np.load(f"{prefix}.rows.npz", allow_pickle=False) as f:
-            rows = {k: f[k] for k in f.files}
+            rows = {k: f[k] for k in f.files if k != "reads"}
+
+        def load_reads() -> np.ndarray | None:
+            with np.load(f"{prefix}.rows.npz", allow_pickle=False) as f:
+                return f["reads"] if "reads" in f.files else None
 
         def load_terms() -> TermCounts:
             with np.load(f"{prefix}.terms.npz", allow_pickle=False) as f:
@@ -323,7 +335,7 @@ class Segment:
             _text=_TextFile(Path(f"{prefix}.text.jsonl"), rows["text_offsets"]),
             directory=directory,
             load_postings=load_postings,
-            reads=rows.get("reads"),
+            _load_reads=load_reads,
         )
 
 
